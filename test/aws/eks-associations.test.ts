@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Test } from 'tap'
 import { createEksClient, EksAssociations } from '../../src/aws/eks-associations.js'
 import type { EksOperation } from '../../src/aws/eks-associations.js'
 import type { DesiredAssociation } from '../../src/admission/judgment.js'
@@ -9,7 +10,7 @@ const target = 'arn:aws:iam::444455556666:role/cross-account'
 const policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
 const tags = { 'session-guard.dev/installation': 'prod-a', 'session-guard.dev/cluster': 'test-cluster' }
 
-async function setup(t: Tap.Test, pageSize?: number) {
+async function setup(t: Test, pageSize?: number) {
   const emulator = await startEksEmulator()
   t.teardown(() => emulator.close())
   const observed: Array<[EksOperation, string]> = []
