@@ -693,6 +693,8 @@ export async function startEksEmulator(options: EksEmulatorOptions = {}): Promis
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
+      // A client that hung up mid-request is not a failure of the emulator.
+      if (request.destroyed || response.destroyed) return
       console.error('eks-emulator: unexpected failure', error)
       if (!response.headersSent) sendError(response, serverError())
       else response.destroy()
