@@ -1,0 +1,78 @@
+/**
+ * A set of actions of one catalog, as a bit set over the catalog's action ids. Every set the engine
+ * builds is one of these, so union, difference and membership cost a pass over ~700 words.
+ */
+export class ActionSet {
+  readonly words: Uint32Array
+
+  constructor(readonly size: number, words?: Uint32Array) {
+    this.words = words ?? new Uint32Array(Math.ceil(size / 32))
+  }
+
+  static full(size: number): ActionSet {
+    const set = new ActionSet(size)
+    set.words.fill(0xffffffff)
+    const extra = set.words.length * 32 - size
+    if (extra > 0) set.words[set.words.length - 1] = 0xffffffff >>> extra
+    return set
+  }
+
+  add(id: number): void {
+    this.words[id >>> 5]! |= 1 << (id & 31)
+  }
+
+  has(id: number): boolean {
+    return (this.words[id >>> 5]! & (1 << (id & 31))) !== 0
+  }
+
+  addAll(ids: Iterable<number>): this {
+    for (const id of ids) this.add(id)
+    return this
+  }
+
+  unionWith(other: ActionSet): this {
+    for (let i = 0; i < this.words.length; i++) this.words[i]! |= other.words[i]!
+    return this
+  }
+
+  intersectWith(other: ActionSet): this {
+    for (let i = 0; i < this.words.length; i++) this.words[i]! &= other.words[i]!
+    return this
+  }
+
+  subtract(other: ActionSet): this {
+    for (let i = 0; i < this.words.length; i++) this.words[i]! &= ~other.words[i]!
+    return this
+  }
+
+  clone(): ActionSet {
+    return new ActionSet(this.size, this.words.slice())
+  }
+
+  isEmpty(): boolean {
+    return this.words.every((w) => w === 0)
+  }
+
+  /** Ids in ascending order (the catalog's sorted order). */
+  *ids(): Generator<number> {
+    for (let i = 0; i < this.words.length; i++) {
+      let word = this.words[i]!
+      while (word !== 0) {
+        const bit = 31 - Math.clz32(word & -word)
+        yield i * 32 + bit
+        word &= word - 1
+      }
+    }
+  }
+
+  count(): number {
+    let total = 0
+    for (let word of this.words) {
+      while (word !== 0) {
+        word &= word - 1
+        total++
+      }
+    }
+    return total
+  }
+}

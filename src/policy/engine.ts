@@ -1,0 +1,71 @@
+import { baseRoleKey, compileBaseRole, type BaseRoleInput, type CompiledBaseRole } from './base-role.js'
+import type { ActionCatalog } from './catalog.js'
+import type { Finding } from './findings.js'
+import { sizeFindings } from './limits.js'
+import { normalizePolicy } from './normalize.js'
+import { describeProblem, parsePolicy } from './parse.js'
+import { resourceWarnings } from './resource-warnings.js'
+import { outsideActionsFinding, requestedActions, unknownActionFinding } from './session-actions.js'
+import { sessionTagWarnings } from './session-tag-warnings.js'
+
+/** The judgment of a session policy against its base role (policy level: no annotations). */
+export interface PolicyCheck {
+  allowed: boolean
+  normalizedPolicy: string | null
+  violations: Finding[]
+  warnings: Finding[]
+}
+
+export interface CheckOptions {
+  /** Warn about base statements that use EKS session tags (true whenever a session policy is sent). */
+  sessionTagsDisabled?: boolean
+}
+
+const COMPILED_ROLES_KEPT = 256
+
+/**
+ * The policy engine: compiles base roles (cached by content, least recently used dropped first) and
+ * judges session policies against them. Pure: the catalog comes in as a parameter.
+ */
+export class PolicyEngine {
+  private readonly compiled = new Map<string, CompiledBaseRole>()
+
+  constructor(readonly catalog: ActionCatalog) {}
+
+  /** The compiled form of a base role; throws BasePolicyError when a document is not a policy. */
+  baseRole(input: BaseRoleInput): CompiledBaseRole {
+    const key = baseRoleKey(input)
+    let role = this.compiled.get(key)
+    if (role) {
+      this.compiled.delete(key) // re-insert: most recently used last
+    } else {
+      role = compileBaseRole(this.catalog, input, key)
+      if (this.compiled.size >= COMPILED_ROLES_KEPT) this.compiled.delete(this.compiled.keys().next().value as string)
+    }
+    this.compiled.set(key, role)
+    return role
+  }
+
+  /** Judges the text of a session policy against a compiled base role. */
+  check(sessionPolicyText: string, baseRole: CompiledBaseRole, options: CheckOptions = {}): PolicyCheck {
+    const parsed = parsePolicy(sessionPolicyText)
+    if (!parsed.ok) {
+      const violations: Finding[] = [{
+        code: 'INVALID_POLICY',
+        message: `the session policy is not a valid IAM policy: ${parsed.problems.map(describeProblem).join('; ')}`,
+        details: { problems: parsed.problems },
+      }]
+      return { allowed: false, normalizedPolicy: null, violations, warnings: [] }
+    }
+    const policy = parsed.policy
+    const normalizedPolicy = normalizePolicy(policy)
+    const violations: Finding[] = [...sizeFindings(normalizedPolicy)]
+    const unknown = unknownActionFinding(this.catalog, policy)
+    if (unknown) violations.push(unknown)
+    const outside = outsideActionsFinding(this.catalog, policy, requestedActions(this.catalog, policy), baseRole.allowed)
+    if (outside) violations.push(outside)
+    const warnings = resourceWarnings(this.catalog, policy, baseRole)
+    if (options.sessionTagsDisabled ?? true) warnings.push(...sessionTagWarnings(baseRole))
+    return { allowed: violations.length === 0, normalizedPolicy, violations, warnings }
+  }
+}

@@ -1,0 +1,7 @@
+export { ActionCatalog, type CatalogData } from './catalog.js'
+export { BasePolicyError, type BaseRoleInput, type CompiledBaseRole } from './base-role.js'
+export { PolicyEngine, type CheckOptions, type PolicyCheck } from './engine.js'
+export type { Finding, ViolationCode, WarningCode } from './findings.js'
+export { MAX_POLICY_CHARACTERS } from './limits.js'
+export { normalizePolicy } from './normalize.js'
+export { parsePolicy, describeProblem, type PolicyProblem } from './parse.js'
