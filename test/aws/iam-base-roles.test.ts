@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createServer, type Socket } from 'node:net'
 import {
   AttachRolePolicyCommand,
   CreateAccessKeyCommand,
@@ -12,7 +13,8 @@ import {
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam'
 import { BaseRoleUnavailableError } from '../../src/aws/base-role-source.js'
-import { createIamClient, decodePolicyDocument, IamBaseRoles } from '../../src/aws/iam-base-roles.js'
+import { IamBaseRoles } from '../../src/aws/iam-base-roles.js'
+import { createIamClient } from '../../src/aws/iam-client.js'
 import { startIamPagingProxy } from '../support/iam-paging-proxy.js'
 import { iamClientFor, startMoto } from '../support/moto.js'
 
@@ -153,6 +155,24 @@ t.test('IAM that does not answer makes the role unavailable', async (t) => {
     'says IAM did not answer, and why')
 })
 
+t.test('IAM that accepts connections but never answers hits the lookup deadline', async (t) => {
+  const sockets = new Set<Socket>()
+  const silent = createServer((socket) => void sockets.add(socket))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    silent.close()
+  })
+  const address = silent.address() as { port: number }
+  const started = Date.now()
+  const error = await new IamBaseRoles(iamClientFor(`http://127.0.0.1:${address.port}`), { timeoutMs: 300 })
+    .get(plainArn).then(() => undefined, (error: unknown) => error)
+  t.type(error, BaseRoleUnavailableError, 'unavailable')
+  t.equal((error as Error).message,
+    `the policies of ${plainArn} cannot be read: IAM did not answer GetRole on role plain within 300 ms`, 'names the deadline')
+  t.ok(Date.now() - started < 2_000, 'gives up at the deadline, not at the SDK timeouts')
+})
+
 t.test('createIamClient uses the SDK chain with the endpoint override', async (t) => {
   const saved = { ...process.env }
   t.teardown(() => {
@@ -163,12 +183,6 @@ t.test('createIamClient uses the SDK chain with the endpoint override', async (t
   const client = createIamClient({ region: 'us-east-1', endpoint: moto.endpoint })
   t.equal(await client.config.region(), 'us-east-1', 'region from the settings')
   t.strictSame(await new IamBaseRoles(client).get(plainArn), { roleArn: plainArn, policies: [] }, 'reads moto')
-})
-
-t.test('decodePolicyDocument', async (t) => {
-  t.equal(decodePolicyDocument('%7B%22a%22%3A%22b%2520%2B%22%7D'), '{"a":"b%20+"}', 'decodes IAM encoding once')
-  t.equal(decodePolicyDocument('%0A%20%7B%7D'), '\n {}', 'decodes encoded leading whitespace')
-  t.equal(decodePolicyDocument(' {"a":"100%"}'), ' {"a":"100%"}', 'keeps a document that is already JSON')
 })
 
 async function seedRoles(iam: IAMClient): Promise<void> {
