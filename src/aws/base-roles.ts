@@ -21,5 +21,5 @@ export function baseRoleSourceFor(config: Pick<Config, 'region' | 'baseRoles'>, 
   if (baseRoles.source === 'static') return new StaticBaseRoles(baseRoles.static)
   const iam = options.iam ?? createIamClient({ region: config.region, endpoint: baseRoles.iam.endpoint })
   const cacheOptions = { ...(options.hooks ? { hooks: options.hooks } : {}), ...(options.now ? { now: options.now } : {}) }
-  return new BaseRoleCache(new IamBaseRoles(iam), baseRoles.iam, cacheOptions)
+  return new BaseRoleCache(new IamBaseRoles(iam, { timeoutMs: baseRoles.iam.lookupTimeoutSeconds * 1000 }), baseRoles.iam, cacheOptions)
 }

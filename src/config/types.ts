@@ -21,6 +21,8 @@ export interface IamBaseRoleSettings {
   maxStaleSeconds: number
   /** The most roles kept in the cache. */
   maxRoles: number
+  /** Deadline of one role's whole IAM lookup; keep it under the webhooks' timeoutSeconds. */
+  lookupTimeoutSeconds: number
 }
 
 export interface AllowedRolesEntry {

@@ -1,3 +1,4 @@
+import { globRegExp as wildcardRegExp } from '../util/glob.js'
 import { ActionSet } from './action-set.js'
 
 /** Service prefix → action names, as the IAM catalog lists them (e.g. `s3` → `GetObject`, …). */
@@ -108,8 +109,3 @@ function hasWildcard(text: string): boolean {
   return text.includes('*') || text.includes('?')
 }
 
-/** A lower-case `*`/`?` pattern as an anchored regular expression. */
-export function wildcardRegExp(pattern: string): RegExp {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
-  return new RegExp(`^${source}$`)
-}

@@ -29,6 +29,8 @@ const COMPILED_ROLES_KEPT = 256
  */
 export class PolicyEngine {
   private readonly compiled = new Map<string, CompiledBaseRole>()
+  /** Base-role sources hand out one object per role version: most lookups skip hashing. */
+  private readonly byDocuments = new WeakMap<object, CompiledBaseRole>()
 
   constructor(readonly catalog: ActionCatalog) {}
 
@@ -46,8 +48,21 @@ export class PolicyEngine {
     return role
   }
 
-  /** Judges the text of a session policy against a compiled base role. */
-  check(sessionPolicyText: string, baseRole: CompiledBaseRole, options: CheckOptions = {}): PolicyCheck {
+  /** The compiled form of a documents object, remembered by identity (then by content). */
+  baseRoleFor(documents: BaseRoleInput): CompiledBaseRole {
+    let role = this.byDocuments.get(documents)
+    if (!role) {
+      role = this.baseRole(documents)
+      this.byDocuments.set(documents, role)
+    }
+    return role
+  }
+
+  /**
+   * Judges the text of a session policy against a compiled base role. Without a base role (its ARN is
+   * wrong, not allowed, or unreadable) only what needs none is judged: grammar, size, unknown actions.
+   */
+  check(sessionPolicyText: string, baseRole: CompiledBaseRole | undefined, options: CheckOptions = {}): PolicyCheck {
     const parsed = parsePolicy(sessionPolicyText)
     if (!parsed.ok) {
       const violations: Finding[] = [{
@@ -62,10 +77,22 @@ export class PolicyEngine {
     const violations: Finding[] = [...sizeFindings(normalizedPolicy)]
     const unknown = unknownActionFinding(this.catalog, policy)
     if (unknown) violations.push(unknown)
+    if (!baseRole) return { allowed: violations.length === 0, normalizedPolicy, violations, warnings: [] }
     const outside = outsideActionsFinding(this.catalog, policy, requestedActions(this.catalog, policy), baseRole.allowed)
     if (outside) violations.push(outside)
     const warnings = resourceWarnings(this.catalog, policy, baseRole)
     if (options.sessionTagsDisabled ?? true) warnings.push(...sessionTagWarnings(baseRole))
     return { allowed: violations.length === 0, normalizedPolicy, violations, warnings }
+  }
+
+  /** Base-role statements that stop matching once session tags are disabled. */
+  sessionTagWarnings(baseRole: CompiledBaseRole): Finding[] {
+    return sessionTagWarnings(baseRole)
+  }
+
+  /** The normalized form of a session policy, or null when it is not a valid policy. */
+  normalize(sessionPolicyText: string): string | null {
+    const parsed = parsePolicy(sessionPolicyText)
+    return parsed.ok ? normalizePolicy(parsed.policy) : null
   }
 }

@@ -15,7 +15,7 @@ function config(source: 'iam' | 'static', endpoint?: string): Pick<Config, 'regi
     baseRoles: {
       source,
       static: { [roleArn]: { policies: [policy] } },
-      iam: { cacheTtlSeconds: 60, maxStaleSeconds: 30, maxRoles: 10, ...(endpoint ? { endpoint } : {}) },
+      iam: { cacheTtlSeconds: 60, maxStaleSeconds: 30, maxRoles: 10, lookupTimeoutSeconds: 3, ...(endpoint ? { endpoint } : {}) },
     },
   }
 }
