@@ -1,11 +1,16 @@
 import t from 'tap'
 import { parse } from 'yaml'
-import { type KubeObject, only, renderChart, renderError } from '../support/helm.js'
+import { parseConfig } from '../../src/config/load.js'
+import { type KubeObject, chartDir, only, parseManifests, releaseName, releaseNamespace, renderChart, renderError, runHelm } from '../support/helm.js'
+
+function configTextOf(objects: KubeObject[]): string {
+  const configMap = only(objects, 'ConfigMap', 'session-guard') as KubeObject & { data: Record<string, string> }
+  if (Object.keys(configMap.data).join() !== 'config.yaml') throw new Error('the ConfigMap should hold config.yaml only')
+  return configMap.data['config.yaml'] as string
+}
 
 async function configFileOf(values: unknown): Promise<unknown> {
-  const configMap = only(await renderChart(values), 'ConfigMap', 'session-guard') as KubeObject & { data: Record<string, string> }
-  t.same(Object.keys(configMap.data), ['config.yaml'], 'the ConfigMap holds the config file only')
-  return parse(configMap.data['config.yaml'] as string)
+  return parse(configTextOf(await renderChart(values)))
 }
 
 t.test('the config file renders every setting from values, with the release filling the rest', async (t) => {
@@ -14,13 +19,17 @@ t.test('the config file renders every setting from values, with the release fill
     mode: 'enforce',
     clusterName: 'prod',
     region: 'eu-west-1',
-    baseRoles: { source: 'iam', static: {}, iam: { cacheTtlSeconds: 300, maxStaleSeconds: 3600, maxRoles: 1000 } },
+    baseRoles: {
+      source: 'iam',
+      static: {},
+      iam: { cacheTtlSeconds: 300, maxStaleSeconds: 3600, maxRoles: 1000, lookupTimeoutSeconds: 3 },
+    },
     guardrails: {},
     webhook: { port: 8443, metricsPort: 9090, bodyLimitBytes: 1048576 },
     sync: {
       namespaces: [],
-      resyncSeconds: 600,
-      concurrency: 4,
+      resyncSeconds: 300,
+      concurrency: 8,
       adoptExisting: false,
       restartWorkloads: false,
       lease: { name: 'session-guard-sync', namespace: 'session-guard', durationSeconds: 15, renewSeconds: 5 },
@@ -45,7 +54,7 @@ t.test('every value under config, webhook and sync reaches the file', async (t) 
         baseRoles: {
           source: 'static',
           static: { [baseRole]: { policies: [readS3], permissionsBoundary: boundary } },
-          iam: { endpoint: 'https://iam.example.test', cacheTtlSeconds: 60, maxStaleSeconds: 120, maxRoles: 50 },
+          iam: { endpoint: 'https://iam.example.test', cacheTtlSeconds: 60, maxStaleSeconds: 120, maxRoles: 50, lookupTimeoutSeconds: 2.5 },
         },
         guardrails: { allowedRoles },
       },
@@ -70,7 +79,7 @@ t.test('every value under config, webhook and sync reaches the file', async (t) 
       baseRoles: {
         source: 'static',
         static: { [baseRole]: { policies: [readS3], permissionsBoundary: boundary } },
-        iam: { endpoint: 'https://iam.example.test', cacheTtlSeconds: 60, maxStaleSeconds: 120, maxRoles: 50 },
+        iam: { endpoint: 'https://iam.example.test', cacheTtlSeconds: 60, maxStaleSeconds: 120, maxRoles: 50, lookupTimeoutSeconds: 2.5 },
       },
       guardrails: { allowedRoles },
       webhook: { port: 9443, metricsPort: 0, bodyLimitBytes: 65536 },
@@ -121,4 +130,25 @@ t.test('values.schema.json rejects config values the program would refuse', asyn
     "at '/config/guardrails/allowedRoles/0': missing property 'roles'",
   )
   t.match(await renderError({ config: { baseRoles: { static: { 'not-an-arn': { policies: [] } } } } }), "invalid propertyName 'not-an-arn'")
+})
+
+t.test('session-guard itself accepts the config file of every option set, unchanged by its defaults', async (t) => {
+  for (const file of ['helm-tls-values.yaml', 'cert-manager-values.yaml', 'existing-secret-values.yaml', 'url-mode-values.yaml', 'hardened-values.yaml']) {
+    const rendered = await runHelm(['template', releaseName, chartDir, '--namespace', releaseNamespace, '--values', `${chartDir}/ci/${file}`])
+    t.equal(rendered.code, 0, rendered.stderr)
+    const text = configTextOf(parseManifests(rendered.stdout))
+    const rendersEveryKey = parse(text) as unknown
+    t.same(parseConfig(text, `ci/${file}`), rendersEveryKey, `ci/${file}: loads, and the chart spelled out every default`)
+  }
+})
+
+t.test('an IAM lookup deadline at or over the webhook timeout is refused', async (t) => {
+  t.match(
+    await renderError({ config: { baseRoles: { iam: { lookupTimeoutSeconds: 5 } } } }),
+    'config.baseRoles.iam.lookupTimeoutSeconds must be less than webhook.timeoutSeconds',
+  )
+  t.match(
+    await renderError({ config: { baseRoles: { iam: { lookupTimeoutSeconds: 31 } } }, webhook: { timeoutSeconds: 30 } }),
+    "at '/config/baseRoles/iam/lookupTimeoutSeconds': maximum: got 31, want 30",
+  )
 })

@@ -13,8 +13,8 @@ const rbacOf = (objects: KubeObject[]): string[] => inventory(objects.filter((ob
 const rulesOf = (object: KubeObject): Rule[] => (object as KubeObject & { rules: Rule[] }).rules
 
 const serviceAccountRule: Rule = { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch', 'patch'] }
-const eventRule: Rule = { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] }
-const workloadRule: Rule = { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['patch'] }
+const eventRule: Rule = { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }
+const workloadRule: Rule = { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['list', 'patch'] }
 const chartServiceAccount = [{ kind: 'ServiceAccount', name: 'session-guard', namespace: 'session-guard' }]
 
 t.test('by default the sync sidecar may read and annotate ServiceAccounts and write Events, cluster-wide', async (t) => {
@@ -34,7 +34,7 @@ t.test('by default the sync sidecar may read and annotate ServiceAccounts and wr
 t.test('leader election gets its one Lease in the release namespace', async (t) => {
   const expectedRules = (lease: string): Rule[] => [
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [lease], verbs: ['get', 'update', 'patch'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [lease], verbs: ['get', 'update'] },
   ]
   const objects = await renderChart()
   const role = only(objects, 'Role', 'session-guard-lease')
@@ -46,7 +46,7 @@ t.test('leader election gets its one Lease in the release namespace', async (t) 
   t.same(rulesOf(only(await renderChart({ sync: { lease: { name: 'guard-leader' } } }), 'Role')), expectedRules('guard-leader'))
 })
 
-t.test('sync.restartWorkloads adds patch on the three workload kinds, and only then', async (t) => {
+t.test('sync.restartWorkloads adds list and patch on the three workload kinds, and only then', async (t) => {
   t.same(rulesOf(only(await renderChart({ sync: { restartWorkloads: true } }), 'ClusterRole')), [
     serviceAccountRule,
     eventRule,

@@ -240,7 +240,10 @@ program reads.
 */}}
 {{- define "session-guard.configFile" -}}
 {{- $config := .Values.config }}
-{{- $iam := dict "cacheTtlSeconds" $config.baseRoles.iam.cacheTtlSeconds "maxStaleSeconds" $config.baseRoles.iam.maxStaleSeconds "maxRoles" $config.baseRoles.iam.maxRoles }}
+{{- $iam := dict "cacheTtlSeconds" $config.baseRoles.iam.cacheTtlSeconds "maxStaleSeconds" $config.baseRoles.iam.maxStaleSeconds "maxRoles" $config.baseRoles.iam.maxRoles "lookupTimeoutSeconds" $config.baseRoles.iam.lookupTimeoutSeconds }}
+{{- if ge (float64 $config.baseRoles.iam.lookupTimeoutSeconds) (float64 .Values.webhook.timeoutSeconds) }}
+{{- fail "config.baseRoles.iam.lookupTimeoutSeconds must be less than webhook.timeoutSeconds, or the API server gives up before the webhook can answer" }}
+{{- end }}
 {{- with $config.baseRoles.iam.endpoint }}
 {{- $_ := set $iam "endpoint" . }}
 {{- end }}
