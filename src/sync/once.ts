@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/types.js'
 import { createEksClient, EksAssociations } from '../aws/eks-associations.js'
 import { listServiceAccounts } from '../kube/service-accounts.js'
+import type { KeyBackoff } from './backoff.js'
 import { SyncEngine } from './engine.js'
 import type { Judge, PassReport } from './engine.js'
 import { createSyncMetrics } from './metrics.js'
@@ -26,6 +27,7 @@ export interface SyncEngineSettings {
   restartWorkloads?: (namespace: string, serviceAccount: string) => Promise<string[]>
   canWrite?: () => boolean
   describeMaxAgeMs?: number
+  backoff?: KeyBackoff
 }
 
 export function createSyncEngine(settings: SyncEngineSettings): SyncEngine {
@@ -55,6 +57,7 @@ export function createSyncEngine(settings: SyncEngineSettings): SyncEngine {
     ...(settings.restartWorkloads ? { restartWorkloads: settings.restartWorkloads } : {}),
     ...(settings.canWrite ? { canWrite: settings.canWrite } : {}),
     ...(settings.describeMaxAgeMs !== undefined ? { describeMaxAgeMs: settings.describeMaxAgeMs } : {}),
+    ...(settings.backoff ? { backoff: settings.backoff } : {}),
   })
 }
 
