@@ -1,12 +1,12 @@
 import t from 'tap'
 import { createJudge } from '../../src/admission/judge.js'
-import { BaseRoleUnavailableError } from '../../src/aws/base-role-source.js'
+import { BaseRoleUnavailableError, type BaseRoleSource } from '../../src/aws/base-role-source.js'
 import { PolicyEngine } from '../../src/policy/engine.js'
 import { testCatalog } from '../support/catalog.js'
 import { a, APP_ROLE, baseConfig, policy, staticRoles, TAGGED_ROLE, TARGET_ROLE, type JudgeConfig } from './harness.js'
 
 const engine = new PolicyEngine(await testCatalog())
-const judgeWith = (config: JudgeConfig = baseConfig, baseRoles = staticRoles) => createJudge({ config, engine, baseRoles })
+const judgeWith = (config: JudgeConfig = baseConfig, baseRoles: BaseRoleSource = staticRoles) => createJudge({ config, engine, baseRoles })
 const judge = judgeWith()
 const sa = (annotations: Record<string, string>, namespace = 'team-a') => ({ namespace, name: 'orders', annotations })
 const reader = policy({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::acme/*' })
