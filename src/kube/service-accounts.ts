@@ -37,6 +37,10 @@ export class ServiceAccountWatcher {
   private readonly watch: Watch
   private readonly scopes: Scope[]
   private stopped = false
+  /** Full lists made so far: one per scope at start, one more each time a resourceVersion expired. */
+  listCount = 0
+  /** Bumped by every start and stop, so a loop from an earlier start ends instead of doubling up. */
+  private generation = 0
 
   constructor(options: ServiceAccountWatcherOptions) {
     this.options = options
@@ -46,15 +50,20 @@ export class ServiceAccountWatcher {
     this.scopes = namespaces.map((namespace) => ({ namespace, resourceVersion: '', objects: new Map(), retries: 0 }))
   }
 
-  /** Lists every scope (the cache is then complete) and keeps watching in the background. */
+  /**
+   * Lists every scope not listed yet (the cache is then complete) and keeps watching in the background.
+   * After a stop, a start resumes each watch from the last resourceVersion seen.
+   */
   async start(): Promise<void> {
     this.stopped = false
-    await Promise.all(this.scopes.map((scope) => this.relist(scope)))
-    for (const scope of this.scopes) void this.watchLoop(scope)
+    const generation = ++this.generation
+    await Promise.all(this.scopes.filter((scope) => !scope.resourceVersion).map((scope) => this.relist(scope)))
+    for (const scope of this.scopes) void this.watchLoop(scope, generation)
   }
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.generation++
     for (const scope of this.scopes) scope.abort?.abort()
   }
 
@@ -70,15 +79,15 @@ export class ServiceAccountWatcher {
     return undefined
   }
 
-  private async watchLoop(scope: Scope): Promise<void> {
-    while (!this.stopped) {
+  private async watchLoop(scope: Scope, generation: number): Promise<void> {
+    while (!this.stopped && generation === this.generation) {
       try {
         if (!scope.resourceVersion) await this.relist(scope)
         const ended = await this.watchOnce(scope)
         if (ended === 'expired') scope.resourceVersion = ''
         scope.retries = 0
       } catch (error) {
-        if (this.stopped) return
+        if (this.stopped || generation !== this.generation) return
         if (httpStatus(error) === 410) {
           scope.resourceVersion = ''
           continue
@@ -130,6 +139,7 @@ export class ServiceAccountWatcher {
 
   /** A fresh paged list replaces the scope's cache; what disappeared is reported deleted. */
   private async relist(scope: Scope): Promise<void> {
+    this.listCount++
     const { items, resourceVersion } = await listPaged(this.core, scope.namespace, this.options.pageSize ?? 500)
     const seen = new Map(items.map((item) => [keyOf(item), item]))
     for (const [key, old] of scope.objects) if (!seen.has(key)) this.remove(scope, old)
