@@ -20,6 +20,7 @@ import {
   releaseNamespace,
   renderChart,
   repoRoot,
+  requiredValues,
   runHelm,
 } from '../support/helm.js'
 
@@ -175,4 +176,35 @@ t.test('with failurePolicy Fail and no webhook, only guarded ServiceAccounts are
   t.equal(plain.code, 0, plain.stderr)
   const system = await plane.kubectl(['apply', '-f', '-'], { input: serviceAccount('kube-system', 'addon', roleArn) })
   t.equal(system.code, 0, system.stderr)
+})
+
+t.test('helm upgrade keeps the Helm-generated certificate and CA bundle (lookup)', async (t) => {
+  const namespace = 'guard-upgrade'
+  const helm = (args: string[]) => runHelm([...args, '--namespace', namespace], requiredValues, { kubeconfig: plane.kubeconfigPath })
+  const tlsState = async (): Promise<{ secret: unknown; caBundles: string[] }> => {
+    const secret = JSON.parse(await kubectl(['get', 'secret', '-n', namespace, 'stable-session-guard-tls', '-o', 'json'])) as { data: unknown }
+    const caBundles = await Promise.all(
+      ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'].map(async (kind) => {
+        const configuration = JSON.parse(await kubectl(['get', kind, 'stable-session-guard', '-o', 'json'])) as {
+          webhooks: { clientConfig: { caBundle: string } }[]
+        }
+        return configuration.webhooks[0]?.clientConfig.caBundle ?? ''
+      }),
+    )
+    return { secret: secret.data, caBundles }
+  }
+
+  const install = await helm(['install', 'stable', chartDir, '--create-namespace'])
+  t.equal(install.code, 0, install.stderr)
+  const before = await tlsState()
+  const ca = (before.secret as Record<string, string>)['ca.crt']
+  t.same(before.caBundles, [ca, ca], 'both webhooks trust the Secret\'s CA')
+
+  const upgrade = await helm(['upgrade', 'stable', chartDir, '--set', 'replicaCount=3'])
+  t.equal(upgrade.code, 0, upgrade.stderr)
+  t.same(await tlsState(), before, 'the same CA, certificate and key after the upgrade')
+
+  // Its webhooks call a Service with no pods: uninstall before they block anyone.
+  const uninstall = await runHelm(['uninstall', 'stable', '--namespace', namespace], undefined, { kubeconfig: plane.kubeconfigPath })
+  t.equal(uninstall.code, 0, uninstall.stderr)
 })

@@ -63,12 +63,17 @@ export interface HelmResult {
   stderr: string
 }
 
+export interface RunHelmOptions {
+  /** A cluster to talk to (install, upgrade, lookup); none by default. */
+  kubeconfig?: string
+}
+
 /** Runs helm with `values` (as JSON, a YAML subset) on stdin as `--values -`. */
-export async function runHelm(args: string[], values?: unknown): Promise<HelmResult> {
+export async function runHelm(args: string[], values?: unknown, options: RunHelmOptions = {}): Promise<HelmResult> {
   const helm = await helmPath()
   const fullArgs = values === undefined ? args : [...args, '--values', '-']
   return new Promise((resolve, reject) => {
-    const child = spawn(helm, fullArgs, { stdio: ['pipe', 'pipe', 'pipe'], env: helmEnv() })
+    const child = spawn(helm, fullArgs, { stdio: ['pipe', 'pipe', 'pipe'], env: helmEnv(options.kubeconfig) })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
@@ -80,7 +85,7 @@ export async function runHelm(args: string[], values?: unknown): Promise<HelmRes
 }
 
 // Keep helm away from the user's own config, caches and kube context.
-function helmEnv(): NodeJS.ProcessEnv {
+function helmEnv(kubeconfig?: string): NodeJS.ProcessEnv {
   const scratch = `${repoRoot}.tap/helm-home`
   return {
     PATH: process.env.PATH,
@@ -88,7 +93,7 @@ function helmEnv(): NodeJS.ProcessEnv {
     HELM_CACHE_HOME: `${scratch}/cache`,
     HELM_CONFIG_HOME: `${scratch}/config`,
     HELM_DATA_HOME: `${scratch}/data`,
-    KUBECONFIG: `${scratch}/no-kubeconfig`,
+    KUBECONFIG: kubeconfig ?? `${scratch}/no-kubeconfig`,
   }
 }
 
