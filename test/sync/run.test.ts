@@ -17,11 +17,12 @@ kubeConfig.loadFromFile(plane.kubeconfigPath)
 const core = kubeConfig.makeApiClient(CoreV1Api)
 for (const name of ['shop', 'session-guard']) await core.createNamespace({ body: { metadata: { name } } })
 
-async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+type Falsy = undefined | null | false | '' | 0
+async function until<T>(probe: () => T | Falsy | Promise<T | Falsy>, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await probe()
-    if (value) return value
+    if (value) return value as T
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
