@@ -11,6 +11,23 @@ export interface AdmissionAppOptions {
   draining?: () => boolean
 }
 
+// The object's metadata as the review reads it: annotation values that are not strings (which the API
+// server never sends) are a malformed body, not something for the judge to trip over.
+const kubeObject = {
+  type: ['object', 'null'],
+  properties: {
+    metadata: {
+      type: ['object', 'null'],
+      properties: {
+        name: { type: 'string' },
+        generateName: { type: 'string' },
+        namespace: { type: 'string' },
+        annotations: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
+      },
+    },
+  },
+} as const
+
 const admissionReviewBody = {
   type: 'object',
   required: ['apiVersion', 'kind', 'request'],
@@ -26,8 +43,8 @@ const admissionReviewBody = {
         namespace: { type: 'string' },
         name: { type: 'string' },
         kind: { type: 'object' },
-        object: { type: ['object', 'null'] },
-        oldObject: { type: ['object', 'null'] },
+        object: kubeObject,
+        oldObject: kubeObject,
       },
     },
   },
