@@ -106,5 +106,6 @@ build etcd "$etcd_version" "$etcd_module" go.etcd.io/etcd/server/v3
 
 printf 'kube-apiserver: %s\n' "$("$bin_dir/kube-apiserver" --version)"
 printf 'kubectl: %s\n' "$("$bin_dir/kubectl" version --client | paste -sd ' ' -)"
-printf 'etcd: %s\n' "$("$bin_dir/etcd" --version | paste -sd ' ' -)"
+# A module build carries no Git SHA; drop the line in which etcd says so.
+printf 'etcd: %s\n' "$("$bin_dir/etcd" --version | grep -v '^Git SHA' | paste -sd ' ' -)"
 printf '%s\n' "$bin_dir"
