@@ -154,13 +154,23 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSidecar> {
   }
 
   const server = await startHealthServer({ port: config.sync.port, registry: metrics.registry, ready: () => watcherSynced })
-  const ready = watcher.start().then(() => {
-    watcherSynced = true
-    logger.info({ serviceAccounts: watcher.list().length }, 'ServiceAccount cache synced')
-  })
-  ready.catch((error: unknown) => logger.error({ error: errorText(error) }, 'could not list ServiceAccounts'))
+  const ready = (async () => {
+    // Until the first list succeeds (RBAC being applied, the API server starting) keep trying, not ready.
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        await watcher.start()
+        watcherSynced = true
+        logger.info({ serviceAccounts: watcher.list().length }, 'ServiceAccount cache synced')
+        scheduleFullPass(0)
+        return
+      } catch (error) {
+        const retryInMs = Math.min(1000 * 2 ** attempt, 30_000)
+        logger.error({ error: errorText(error), retryInMs }, 'could not list ServiceAccounts')
+        await new Promise((resolve) => setTimeout(resolve, retryInMs).unref())
+      }
+    }
+  })()
   elector.start()
-  void ready.then(() => scheduleFullPass(0), () => undefined)
 
   return {
     port: server.port,
