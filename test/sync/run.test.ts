@@ -3,6 +3,7 @@ import { DeletePodIdentityAssociationCommand } from '@aws-sdk/client-eks'
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import pino from 'pino'
 import { createEksClient } from '../../src/aws/eks-associations.js'
+import { syncOnce } from '../../src/sync/once.js'
 import { runSync } from '../../src/sync/run.js'
 import { startControlPlane } from '../support/control-plane.js'
 import { startEksEmulator } from '../support/eks-emulator.js'
@@ -126,4 +127,12 @@ t.test('releases the Lease on stop', async (t) => {
   const lease = await kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'sync', namespace: 'session-guard' })
   t.equal(lease.spec?.holderIdentity, '')
   await t.rejects(fetch(`http://127.0.0.1:${sidecar.port}/healthz`), 'the port is closed')
+})
+
+t.test('syncOnce reads the ServiceAccounts from the cluster when none are given', async (t) => {
+  emulator.resetCalls()
+  const report = await syncOnce({ config, judge: judgeFromAnnotations, eksClient, kubeConfig, logger: pino({ level: 'silent' }) })
+  t.same(report.serviceAccounts, 3, 'billing, broken and stock')
+  t.same({ unchanged: report.results.unchanged, rejected: report.results.rejected }, { unchanged: 1, rejected: 1 })
+  t.equal(emulator.writeCalls(), 0)
 })
