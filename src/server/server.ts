@@ -43,6 +43,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   })
+  // kube-apiserver keeps connections alive: without this, a connection whose review was in flight at
+  // close would stay open until keepAliveTimeout (65 s), past the pod's grace period. Once draining,
+  // every answer closes its connection.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (draining) reply.header('connection', 'close')
+    done(null, payload)
+  })
   await app.register(admissionApp, { review: options.review, ...(options.metrics ? { metrics: options.metrics } : {}), draining: () => draining })
   await app.listen({ port: options.port, host: options.host ?? '0.0.0.0' })
 
