@@ -2,6 +2,8 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import type { BaseRoleCacheHooks } from '../aws/base-role-cache.js'
 import type { ReviewOutcome } from '../admission/types.js'
 
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT'])
+
 /** The webhook's Prometheus metrics, in a registry of their own. */
 export class WebhookMetrics {
   readonly registry = new Registry()
@@ -35,7 +37,9 @@ export class WebhookMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'session_guard_' })
   }
 
-  observe(endpoint: 'mutate' | 'validate', operation: string, outcome: ReviewOutcome, seconds: number): void {
+  observe(endpoint: 'mutate' | 'validate', requestOperation: string, outcome: ReviewOutcome, seconds: number): void {
+    // The operation comes from the request body: an unknown one must not mint a new series each time.
+    const operation = OPERATIONS.has(requestOperation) ? requestOperation : 'OTHER'
     this.duration.observe({ endpoint }, seconds)
     if (outcome.codes.length === 0) this.requests.inc({ endpoint, operation, decision: outcome.decision, code: 'none' })
     for (const code of outcome.codes) this.requests.inc({ endpoint, operation, decision: outcome.decision, code })
