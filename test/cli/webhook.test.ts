@@ -78,7 +78,8 @@ async function startWebhook(t: Test, args: string[]): Promise<RunningWebhook> {
 t.test('serves the example config over HTTPS with a development certificate, then stops cleanly on SIGTERM', async (t) => {
   const config = await exampleConfig()
   const webhook = await startWebhook(t, ['--config', config, '--port', '0'])
-  const { port, metricsPort } = webhook.ready as { port: number; metricsPort: number }
+  const port = webhook.ready.port as number
+  const metricsPort = webhook.ready.metricsPort as number
   t.match(webhook.ready, { port: Number, metricsPort: Number, mode: 'enforce', baseRoles: 'static', tls: 'development self-signed', startMs: Number })
   t.not(port, 0, 'port 0 picks a free port, printed in the ready line')
 
