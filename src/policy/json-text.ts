@@ -50,11 +50,16 @@ export function lineAndColumn(text: string, offset: number): { line: number; col
   return { line, column: offset - lineStart + 1 }
 }
 
+// RFC 8259 §9 lets a reader limit nesting. A policy nests 6 levels at most (Statement, statement,
+// Condition, operator, key, values); without a limit a deeply nested text overflows the call stack.
+export const MAX_NESTING = 64
+
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
 
 class Reader {
   private pos = 0
+  private depth = 0
   constructor(private readonly text: string) {}
 
   document(): unknown {
@@ -68,8 +73,13 @@ class Reader {
 
   private value(path: string): unknown {
     const c = this.text[this.pos]
-    if (c === '{') return this.object(path)
-    if (c === '[') return this.array(path)
+    if (c === '{' || c === '[') {
+      if (this.depth >= MAX_NESTING) this.fail(`arrays and objects are nested more than ${MAX_NESTING} levels deep (a policy needs 6 at most)`)
+      this.depth++
+      const value = c === '{' ? this.object(path) : this.array(path)
+      this.depth--
+      return value
+    }
     if (c === '"') return this.string()
     if (c === 't') return this.literal('true', true)
     if (c === 'f') return this.literal('false', false)

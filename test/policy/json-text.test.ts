@@ -43,3 +43,10 @@ t.test('a key named __proto__ is kept as data', async (t) => {
 t.test('counts lines from 1 and columns from 1', async (t) => {
   t.same(lineAndColumn('ab\ncd', 4), { line: 2, column: 2 })
 })
+
+t.test('refuses nesting deeper than 64 levels instead of overflowing the stack', async (t) => {
+  t.ok(readJson(`${'['.repeat(64)}${']'.repeat(64)}`).ok, '64 levels read')
+  const message = 'arrays and objects are nested more than 64 levels deep (a policy needs 6 at most)'
+  t.same(readJson(`${'['.repeat(65)}${']'.repeat(65)}`), { ok: false, problem: { message, line: 1, column: 65 } }, '65 levels refused')
+  t.same(readJson(`{"a":${'[{"b":'.repeat(50_000)}`), { ok: false, problem: { message, line: 1, column: 5 + 6 * 31 + 2 } }, '100,000 levels refused where the limit is crossed')
+})
