@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv'
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { mutate, validate, type ReviewDependencies, type ReviewResult } from '../admission/review.js'
@@ -50,6 +51,10 @@ const admissionReviewBody = {
   },
 } as const
 
+// Fastify's default validator coerces types (42 → "42", null → "", ["x"] → "x"): a non-string annotation
+// or uid would be judged, or echoed, as a string it never was. A review is checked as sent.
+const reviewValidator = new Ajv({ coerceTypes: false, allErrors: false, allowUnionTypes: true }).compile(admissionReviewBody)
+
 /**
  * The admission routes. A handler reads, calls one function and replies: every decision is an
  * AdmissionReview with the request's uid; HTTP errors are only for malformed HTTP.
@@ -57,7 +62,7 @@ const admissionReviewBody = {
 const admissionApp: FastifyPluginAsync<AdmissionAppOptions> = async (app, options) => {
   app.removeContentTypeParser('text/plain') // AdmissionReviews are JSON; anything else is a 415
   const route = (endpoint: 'mutate' | 'validate', review: (request: AdmissionRequest) => Promise<ReviewResult> | ReviewResult) => {
-    app.post<{ Body: { request: AdmissionRequest } }>(`/${endpoint}`, { schema: { body: admissionReviewBody } }, async (req, reply) => {
+    app.post<{ Body: { request: AdmissionRequest } }>(`/${endpoint}`, { schema: { body: admissionReviewBody }, validatorCompiler: () => reviewValidator }, async (req, reply) => {
       const started = process.hrtime.bigint()
       const request = req.body.request
       let result: ReviewResult
