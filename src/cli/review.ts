@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util'
 import type { Judgment, ServiceAccountRef } from '../admission/judgment.js'
+import { mutate } from '../admission/review.js'
+import type { JsonPatchOperation } from '../admission/types.js'
 import { loadConfig } from '../config/load.js'
 import { listFiles, readUserFile } from '../io/files.js'
-import { createRuntime } from '../runtime.js'
+import { createRuntime, type Runtime } from '../runtime.js'
 import { findingJson, formatFindings } from './format.js'
 import { serviceAccountsIn } from './manifests.js'
 import { UsageError } from './usage.js'
@@ -48,9 +50,42 @@ export async function runReview(argv: string[], out: NodeJS.WritableStream): Pro
   }
   const runtime = await createRuntime(config)
   const reviewed: Reviewed[] = []
-  for (const { file, serviceAccount } of found) reviewed.push({ file, serviceAccount, judgment: await runtime.judge(serviceAccount) })
+  for (const { file, serviceAccount } of found) {
+    reviewed.push({ file, serviceAccount, judgment: await runtime.judge(asMutated(serviceAccount, runtime)) })
+  }
   out.write(args.json ? `${JSON.stringify(reviewed.map(reviewJson))}\n` : formatReview(reviewed))
   return reviewed.every((r) => r.judgment.allowed) ? 0 : 1
+}
+
+/**
+ * The ServiceAccount as /validate sees it on a CREATE: after /mutate has written (or removed) the
+ * normalized policy. A manifest exported from a cluster with a stale normalized-policy is then admitted
+ * here as `kubectl apply` would admit it, not denied with NORMALIZED_POLICY_MISMATCH.
+ */
+function asMutated(serviceAccount: ServiceAccountRef, runtime: Runtime): ServiceAccountRef {
+  const { response } = mutate({
+    uid: 'session-guard-review',
+    kind: { group: '', version: 'v1', kind: 'ServiceAccount' },
+    operation: 'CREATE',
+    namespace: serviceAccount.namespace,
+    name: serviceAccount.name,
+    object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: serviceAccount.name, namespace: serviceAccount.namespace, annotations: serviceAccount.annotations } },
+  }, runtime)
+  if (response.patch === undefined) return serviceAccount
+  const annotations = { ...serviceAccount.annotations }
+  for (const operation of JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as JsonPatchOperation[]) {
+    const key = annotationKey(operation.path)
+    if (operation.op === 'remove') delete annotations[key]
+    else annotations[key] = String(operation.value)
+  }
+  return { ...serviceAccount, annotations }
+}
+
+/** The annotation a patch path points at (RFC 6901 unescaped); mutate patches nothing else here. */
+function annotationKey(path: string): string {
+  const prefix = '/metadata/annotations/'
+  if (!path.startsWith(prefix)) throw new Error(`unexpected patch path ${path}`)
+  return path.slice(prefix.length).replace(/~1/g, '/').replace(/~0/g, '~')
 }
 
 function reviewJson({ serviceAccount, judgment }: Reviewed): Record<string, unknown> {

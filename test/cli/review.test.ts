@@ -64,6 +64,7 @@ const examples = [
   },
 ]
 
+const allowGetObject = (bucket: string) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:GetObject'], Resource: `arn:aws:s3:::${bucket}/*` }] })
 const serviceAccount = (namespace: string | undefined, name: string, annotations?: Record<string, string>) => ({
   apiVersion: 'v1',
   kind: 'ServiceAccount',
@@ -186,6 +187,23 @@ t.test('reads multi-document YAML, List items, JSON files and nested folders; ig
     { namespace: 'team-a', name: 'listed', allowed: true, violations: [], warnings: [], normalizedPolicy: getObject('acme-team-x') },
     { namespace: 'team-b', name: 'nested-list', allowed: true, violations: [], warnings: [tagWarning], normalizedPolicy: getObject('acme-team-x') },
     { namespace: 'default', name: 'from-json', allowed: false, violations: [roleNotAllowed('default', appData)], warnings: [], normalizedPolicy: getObject('acme-team-x') },
+  ])
+})
+
+t.test('judges what /validate sees after /mutate: a stale normalized policy in a manifest is no denial', async (t) => {
+  const normalized = 'session-guard.dev/normalized-policy'
+  const policy = JSON.stringify(allowGetObject('acme-team-x'), null, 2)
+  const manifest = file('exported.yaml', [
+    serviceAccount('team-a', 'stale', { ...guarded(appData, policy), [normalized]: getObject('acme-team-old') }),
+    serviceAccount('team-a', 'current', { ...guarded(appData, policy), [normalized]: getObject('acme-team-x') }),
+    serviceAccount('team-a', 'orphan', { 'session-guard.dev/role-arn': appData, [normalized]: getObject('acme-team-x') }),
+  ].map((object) => JSON.stringify(object)).join('\n---\n'))
+  const result = await review('--config', exampleConfig, '--json', manifest)
+  t.equal(result.code, 0)
+  t.same(JSON.parse(result.stdout), [
+    { namespace: 'team-a', name: 'stale', allowed: true, violations: [], warnings: [], normalizedPolicy: getObject('acme-team-x') },
+    { namespace: 'team-a', name: 'current', allowed: true, violations: [], warnings: [], normalizedPolicy: getObject('acme-team-x') },
+    { namespace: 'team-a', name: 'orphan', allowed: true, violations: [], warnings: [], normalizedPolicy: null },
   ])
 })
 
