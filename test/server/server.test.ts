@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import type { Judge } from '../../src/admission/judge.js'
 import type { AdmissionRequest } from '../../src/admission/types.js'
 import { parseConfig } from '../../src/config/load.js'
-import { createRuntime } from '../../src/runtime.js'
+import { createRuntime, type Runtime } from '../../src/runtime.js'
 import { WebhookMetrics } from '../../src/server/metrics.js'
 import { startWebhookServer, type WebhookServer } from '../../src/server/server.js'
 import {
@@ -42,7 +42,7 @@ interface Started {
 }
 
 /** Starts the HTTPS server on a free loopback port, its logs collected as objects. */
-async function start(t: Test, options: { judge?: Judge; metrics?: WebhookMetrics; tls?: KeyPair; tlsFiles?: { certFile: string; keyFile: string } } = {}): Promise<Started> {
+async function start(t: Test, options: { runtime?: Runtime; judge?: Judge; metrics?: WebhookMetrics; tls?: KeyPair; tlsFiles?: { certFile: string; keyFile: string } } = {}): Promise<Started> {
   const logs: LogLine[] = []
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -51,7 +51,7 @@ async function start(t: Test, options: { judge?: Judge; metrics?: WebhookMetrics
     },
   })
   const server = await startWebhookServer({
-    review: { ...runtime, judge: options.judge ?? runtime.judge },
+    review: { ...(options.runtime ?? runtime), judge: options.judge ?? (options.runtime ?? runtime).judge },
     tls: options.tls ?? serving,
     ...(options.tlsFiles ? { tlsFiles: options.tlsFiles, tlsReloadIntervalMs: 50 } : {}),
     port: 0,
@@ -157,6 +157,22 @@ t.test('an admitted review carries its warnings', async (t) => {
       'SESSION_TAG_CONDITION_DISABLED: base role policy 1, statement "OwnPrefix" uses aws:PrincipalTag/kubernetes-namespace: EKS does not set that tag with session tags disabled, so the statement stops matching',
     ],
     auditAnnotations: { decision: 'admitted' },
+  })
+})
+
+t.test('in mode: warn a would-be denial is admitted with its violations as warnings', async (t) => {
+  const warnRuntime = await createRuntime(parseConfig(testConfigYaml.replace('mode: enforce', 'mode: warn'), 'test'))
+  const { server } = await start(t, { runtime: warnRuntime })
+  const annotations = { ...guardedAnnotations(TAGGED, allow(['s3:GetObject', 'sqs:SendMessage'], 'arn:aws:s3:::other/*')), 'session-guard.dev/disable-session-tags': 'yes' }
+  const answer = await postReview(server.port, '/validate', serviceAccountRequest('uid-warn', 'sandbox', 'audited', annotations), trusted)
+  t.same(answer.review.response, {
+    uid: 'uid-warn',
+    allowed: true,
+    warnings: [
+      'would deny: ROLE_NOT_ALLOWED: session-guard.dev/role-arn: namespace sandbox may not use arn:aws:iam::111122223333:role/tagged (guardrails.allowedRoles grants it no such role); pick a role granted to sandbox or ask the cluster admins',
+      'would deny: SESSION_TAGS_ENABLED: session-guard.dev/disable-session-tags must be "true" when session-guard.dev/session-policy is set (it is "yes"): EKS refuses a session policy while session tags are enabled',
+    ],
+    auditAnnotations: { decision: 'warned', violations: 'ROLE_NOT_ALLOWED,SESSION_TAGS_ENABLED' },
   })
 })
 
