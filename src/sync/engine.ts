@@ -2,20 +2,31 @@
  * The reconcile engine: judged ServiceAccounts in, EKS calls out. A full pass lists every association,
  * plans with the pure planner and settles each ServiceAccount on its own (bounded concurrency, a lock
  * per ServiceAccount, a backoff per ServiceAccount), so one that keeps failing never holds up the rest.
- * Association details are cached by id — from describes and from the answers to our own writes — so a
- * pass over an unchanged cluster costs the list pages and no describes until the cache ages out.
  */
 import type { Logger } from 'pino'
 import type { DesiredAssociation, Judgment, ServiceAccountRef } from '../admission/judgment.js'
 import type { EksAssociations } from '../aws/eks-associations.js'
 import { serviceAccountKey } from './association.js'
-import type { ActualAssociation, AssociationSummary, ServiceAccountKey } from './association.js'
+import { ActualState } from './actual-state.js'
+import type { ActualAssociation, ServiceAccountKey } from './association.js'
 import { KeyBackoff } from './backoff.js'
 import type { ReconcileResult, SyncMetrics } from './metrics.js'
 import { classifyOwnership } from './ownership.js'
 import type { Ownership } from './ownership.js'
 import { planSync } from './plan.js'
 import type { AdoptCall, ConflictReport, CreateCall, DeleteCall, PlannedCall, UpdateCall } from './plan.js'
+import {
+  adoptedMessage,
+  conflictMessage,
+  createdMessage,
+  deletedMessage,
+  failedMessage,
+  rejectedMessage,
+  restartedMessage,
+  restartRequiredMessage,
+  updatedMessage,
+} from './messages.js'
+import { KeyedLock } from './keyed-lock.js'
 import { mapPool } from './pool.js'
 import { errorText, StatusReporter } from './status.js'
 import type { StatusSink, SyncTarget } from './status.js'
@@ -74,9 +85,9 @@ class NotLeaderError extends Error {
 
 export class SyncEngine {
   private readonly options: SyncEngineOptions
-  private readonly cache = new Map<string, { association: ActualAssociation; atMs: number }>()
+  private readonly actualState: ActualState
   private readonly lastApplied = new Map<ServiceAccountKey, string>()
-  private readonly locks = new Map<ServiceAccountKey, Promise<unknown>>()
+  private readonly lock = new KeyedLock()
   private readonly reporter: StatusReporter
   readonly backoff: KeyBackoff
   private readonly now: () => number
@@ -85,6 +96,11 @@ export class SyncEngine {
     this.options = options
     this.now = options.now ?? Date.now
     this.backoff = options.backoff ?? new KeyBackoff({ now: this.now })
+    this.actualState = new ActualState(options.eks, {
+      concurrency: options.concurrency,
+      maxAgeMs: options.describeMaxAgeMs ?? 3_600_000,
+      now: this.now,
+    })
     this.reporter = new StatusReporter(options.status, `${options.ownership.annotationPrefix}/association-id`, options.logger)
   }
 
@@ -99,7 +115,7 @@ export class SyncEngine {
     report.serviceAccounts = targets.size
     const [verdicts, actual] = await Promise.all([
       mapPool([...targets.values()], this.options.concurrency, (target) => this.judge(target)),
-      this.readActual(),
+      this.actualState.read(this.options.namespaces),
     ])
     const verdictByKey = new Map([...targets.keys()].map((key, i) => [key, verdicts[i] as Verdict]))
     const work = this.plan(targets, verdictByKey, actual)
@@ -108,7 +124,7 @@ export class SyncEngine {
         report.deferred++
         return
       }
-      await this.locked(item.key, () => this.settle(item, report))
+      await this.lock.run(item.key, () => this.settle(item, report))
     })
     report.durationMs = this.now() - started
     this.options.metrics.passSeconds.observe(report.durationMs / 1000)
@@ -120,10 +136,10 @@ export class SyncEngine {
     const report = emptyReport()
     if (!this.inScope(namespace)) return report
     const key = serviceAccountKey(namespace, name)
-    await this.locked(key, async () => {
+    await this.lock.run(key, async () => {
       report.serviceAccounts = target ? 1 : 0
       const verdict: Verdict = target ? await this.judge(target) : { kind: 'unguarded' }
-      const actual = await this.describeAll(await this.options.eks.list({ namespace, serviceAccount: name }))
+      const actual = await this.actualState.readOne(namespace, name)
       const targets = new Map(target ? [[key, target]] : [])
       const verdicts = new Map<ServiceAccountKey, Verdict>([[key, verdict]])
       const [item] = this.plan(targets, verdicts, actual, [key])
@@ -134,7 +150,7 @@ export class SyncEngine {
 
   /** Forgets cached details, so the next pass describes every association again. */
   forgetCache(): void {
-    this.cache.clear()
+    this.actualState.forget()
   }
 
   private async judge(target: SyncTarget): Promise<Verdict> {
@@ -263,14 +279,14 @@ export class SyncEngine {
     this.requireLeader()
     const outcome = await this.options.eks.create(call.desired, call.tags, call.clientRequestToken)
     if (outcome.created) {
-      this.remember(outcome.association)
+      this.actualState.remember(outcome.association)
       await this.reporter.associationId(item.target, outcome.association.associationId)
-      await this.reporter.normal(item.target, 'Synced', `Created EKS Pod Identity association ${outcome.association.associationId} ${describeDesired(call.desired)}.`)
+      await this.reporter.normal(item.target, 'Synced', createdMessage(outcome.association.associationId, call.desired))
       return 'created'
     }
     // An association appeared meanwhile (or an earlier create of ours did land): plan again against it, once.
     if (replanned) throw new Error(`EKS reports an association for ${item.key} exists but the plan still asks to create one`)
-    this.remember(outcome.existing)
+    this.actualState.remember(outcome.existing)
     const actual = [outcome.existing]
     const calls = planSync([call.desired], actual, this.options.ownership)
     return this.execute({ ...item, calls, actual }, true)
@@ -279,75 +295,57 @@ export class SyncEngine {
   private async update(call: UpdateCall, target: SyncTarget | undefined): Promise<void> {
     this.requireLeader()
     const updated = await this.options.eks.update(call.associationId, call.desired, call.changed, call.clientRequestToken)
-    this.remember(updated)
+    this.actualState.remember(updated)
     await this.reporter.associationId(target, updated.associationId)
-    await this.reporter.normal(target, 'Synced', `Updated EKS Pod Identity association ${updated.associationId} (${call.changed.join(', ')}) ${describeDesired(call.desired)}.`)
+    await this.reporter.normal(target, 'Synced', updatedMessage(updated.associationId, call.changed, call.desired))
     await this.afterUpdate(call.namespace, call.serviceAccount, target)
   }
 
   private async adopt(call: AdoptCall, target: SyncTarget | undefined): Promise<void> {
     this.requireLeader()
     await this.options.eks.tag(call.associationArn, call.tags)
-    const cached = this.cache.get(call.associationId)?.association
-    if (cached) this.remember({ ...cached, tags: { ...cached.tags, ...call.tags } })
+    const cached = this.actualState.get(call.associationId)
+    if (cached) this.actualState.remember({ ...cached, tags: { ...cached.tags, ...call.tags } })
     if (call.changed.length > 0) {
-      this.remember(await this.options.eks.update(call.associationId, call.desired, call.changed, call.clientRequestToken))
+      this.actualState.remember(await this.options.eks.update(call.associationId, call.desired, call.changed, call.clientRequestToken))
     }
     await this.reporter.associationId(target, call.associationId)
-    const changed = call.changed.length > 0 ? ` and updated it (${call.changed.join(', ')})` : ''
-    await this.reporter.normal(target, 'Synced', `Adopted the existing EKS Pod Identity association ${call.associationId}${changed}; session-guard now manages it.`)
+    await this.reporter.normal(target, 'Synced', adoptedMessage(call.associationId, call.changed))
     if (call.changed.length > 0) await this.afterUpdate(call.namespace, call.serviceAccount, target)
   }
 
   private async delete(call: DeleteCall, target: SyncTarget | undefined): Promise<void> {
     this.requireLeader()
     await this.options.eks.delete(call.associationId)
-    this.cache.delete(call.associationId)
+    this.actualState.forget(call.associationId)
     const why = call.reason === 'duplicate' ? 'a duplicate of the association kept for' : 'no longer needed by'
     this.options.logger.info({ namespace: call.namespace, name: call.serviceAccount, associationId: call.associationId }, `deleted association, ${why} this ServiceAccount`)
     if (target && call.reason === 'orphan') {
-      await this.reporter.normal(target, 'Synced', `Deleted EKS Pod Identity association ${call.associationId}: the ServiceAccount no longer carries session-guard annotations.`)
+      await this.reporter.normal(target, 'Synced', deletedMessage(call.associationId))
     }
   }
 
+  /** Running pods keep cached credentials: restart their workloads (when configured) or say they must be. */
   private async afterUpdate(namespace: string, name: string, target: SyncTarget | undefined): Promise<void> {
     if (this.options.restartWorkloads) {
-      const restarted = await this.options.restartWorkloads(namespace, name)
-      if (restarted.length > 0) {
-        await this.reporter.normal(target, 'WorkloadsRestarted', `Restarted ${restarted.join(', ')} so that their pods get credentials under the updated association.`)
-        return
+      try {
+        const restarted = await this.options.restartWorkloads(namespace, name)
+        if (restarted.length > 0) return await this.reporter.normal(target, 'WorkloadsRestarted', restartedMessage(restarted))
+      } catch (error) {
+        // The association is updated; a failed restart must not make it look unsynced and retried forever.
+        this.options.logger.warn({ namespace, name, error: errorText(error) }, 'could not restart workloads')
       }
     }
-    await this.reporter.normal(
-      target,
-      'RestartRequired',
-      'Running pods keep the credentials they already have (the EKS Pod Identity agent caches them for up to 6 hours) until they restart; ' +
-        'restart the workloads that use this ServiceAccount (kubectl rollout restart) to apply the change now.',
-    )
+    await this.reporter.normal(target, 'RestartRequired', restartRequiredMessage)
   }
 
   private async reportConflict(call: ConflictReport, target: SyncTarget | undefined): Promise<void> {
-    const why = {
-      addon: `is managed by the EKS add-on ${call.ownerArn ?? ''}; session-guard never changes add-on associations`,
-      'other-installation': 'belongs to another session-guard installation',
-      unmanaged: 'was not created by session-guard; set sync.adoptExisting: true to let session-guard manage it, or delete it',
-    }[call.owner]
-    await this.reporter.warning(
-      target,
-      'Conflict',
-      `The EKS Pod Identity association ${call.associationId} for this ServiceAccount ${why}. It is left untouched, so the session-guard annotations are not applied.`,
-      call.associationId,
-    )
+    await this.reporter.warning(target, 'Conflict', conflictMessage(call), call.associationId)
   }
 
   private async reportRejected(target: SyncTarget | undefined, judgment: Judgment): Promise<void> {
-    const findings = judgment.violations.map((v) => `${v.code}: ${v.message}`)
-    await this.reporter.warning(
-      target,
-      'Rejected',
-      `The session-guard annotations fail the admission checks, so they are not applied to EKS and any existing association is left as it is. ${findings.join(' ')}`,
-      judgment.violations.map((v) => v.code).join(','),
-    )
+    const codes = judgment.violations.map((v) => v.code).join(',')
+    await this.reporter.warning(target, 'Rejected', rejectedMessage(judgment), codes)
   }
 
   private async reportFailure(item: KeyWork, error: unknown, report: PassReport): Promise<void> {
@@ -355,39 +353,8 @@ export class SyncEngine {
     const text = errorText(error)
     report.failures.push({ namespace: item.namespace, name: item.name, error: text })
     this.options.logger.warn({ namespace: item.namespace, name: item.name, error: text, retryInMs: delayMs }, 'sync failed')
-    await this.reporter.warning(
-      item.target,
-      'SyncFailed',
-      `Could not sync the EKS Pod Identity association: ${text}. Retrying in ${Math.ceil(delayMs / 1000)} s.`,
-      error instanceof Error ? error.name : 'error',
-    )
-  }
-
-  /** Every association in scope, described (from the cache when fresh). */
-  private async readActual(): Promise<ActualAssociation[]> {
-    const { namespaces } = this.options
-    const lists = namespaces.length > 0
-      ? await Promise.all([...new Set(namespaces)].map((namespace) => this.options.eks.list({ namespace })))
-      : [await this.options.eks.list()]
-    return this.describeAll(lists.flat())
-  }
-
-  private async describeAll(summaries: AssociationSummary[]): Promise<ActualAssociation[]> {
-    const described = await mapPool(summaries, this.options.concurrency, async (summary) => {
-      // Add-on associations are never touched: what the summary says is all the plan needs.
-      if (summary.ownerArn) return { ...summary, roleArn: '', disableSessionTags: false, tags: {} }
-      const cached = this.cache.get(summary.associationId)
-      if (cached && this.now() - cached.atMs < (this.options.describeMaxAgeMs ?? 3_600_000)) return cached.association
-      const association = await this.options.eks.describe(summary.associationId)
-      if (association) this.remember(association)
-      else this.cache.delete(summary.associationId)
-      return association
-    })
-    return described.filter((a): a is ActualAssociation => a !== undefined)
-  }
-
-  private remember(association: ActualAssociation): void {
-    this.cache.set(association.associationId, { association, atMs: this.now() })
+    const signature = error instanceof Error ? error.name : 'error'
+    await this.reporter.warning(item.target, 'SyncFailed', failedMessage(text, delayMs), signature)
   }
 
   private requireLeader(): void {
@@ -401,28 +368,6 @@ export class SyncEngine {
   private annotationKey(): string {
     return `${this.options.ownership.annotationPrefix}/association-id`
   }
-
-  private async locked<T>(key: ServiceAccountKey, task: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve()
-    const run = previous.then(task, task)
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    )
-    this.locks.set(key, settled)
-    try {
-      return await run
-    } finally {
-      if (this.locks.get(key) === settled) this.locks.delete(key)
-    }
-  }
-}
-
-function describeDesired(desired: DesiredAssociation): string {
-  const parts = [`for role ${desired.roleArn}`]
-  if (desired.targetRoleArn) parts.push(`target role ${desired.targetRoleArn}`)
-  parts.push(desired.policy ? `a ${desired.policy.length}-character session policy` : 'no session policy')
-  return parts.join(', ')
 }
 
 function splitKey(key: ServiceAccountKey): [string, string] {

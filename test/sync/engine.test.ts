@@ -251,3 +251,25 @@ t.test('a failing ServiceAccount backs off alone while the others converge', asy
   t.equal(emulator.associations().length, 2)
   t.equal(policyFor('x').length > 0, true)
 })
+
+t.test('a failed workload restart falls back to asking for one; the update stands', async (t) => {
+  const emulator = await startEksEmulator()
+  t.teardown(() => emulator.close())
+  const eksClient = createEksClient(emulator.clientConfig())
+  const sink = new RecordingSink()
+  const engine = createSyncEngine({
+    config: testConfig({ restartWorkloads: true }),
+    judge: judgeFromAnnotations,
+    eksClient,
+    logger,
+    status: sink,
+    restartWorkloads: async () => {
+      throw new Error('deployments.apps is forbidden')
+    },
+  })
+  await engine.fullPass([guardedAccount('shop', 'cart')])
+  const report = await engine.fullPass([guardedAccount('shop', 'cart', { role: writerRole })])
+  t.equal(report.results.updated, 1)
+  t.same(report.failures, [])
+  t.same(sink.events, ['shop/cart Normal Synced', 'shop/cart Normal Synced', 'shop/cart Normal RestartRequired'])
+})
