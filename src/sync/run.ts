@@ -12,6 +12,7 @@ import { KubeConfig } from '@kubernetes/client-node'
 import pino from 'pino'
 import type { Logger } from 'pino'
 import type { Config } from '../config/types.js'
+import { createEksClient } from '../aws/eks-associations.js'
 import { LeaderElector } from '../kube/lease.js'
 import { ServiceAccountStatus } from '../kube/service-account-status.js'
 import { ServiceAccountWatcher } from '../kube/service-accounts.js'
@@ -68,10 +69,14 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSidecar> {
       if (leading) scheduleFullPass(0)
     },
   })
+  // A client made here is destroyed on stop (its keep-alive sockets would hold the process open).
+  const eksClient =
+    options.eksClient ??
+    createEksClient({ region: config.region, ...(config.sync.eksEndpoint ? { endpoint: config.sync.eksEndpoint } : {}) })
   const engine = createSyncEngine({
     config,
     judge,
-    ...(options.eksClient ? { eksClient: options.eksClient } : {}),
+    eksClient,
     logger,
     metrics,
     backoff,
@@ -186,6 +191,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSidecar> {
       await elector.stop()
       metrics.leader.set(0)
       await server.close()
+      if (!options.eksClient) eksClient.destroy()
     },
   }
 }
