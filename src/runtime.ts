@@ -16,7 +16,7 @@ export interface Runtime {
 
 export async function createRuntime(config: Config, options: { cacheHooks?: BaseRoleCacheHooks } = {}): Promise<Runtime> {
   const engine = new PolicyEngine(await loadActionCatalog())
-  const baseRoles = baseRoleSourceFor(config, options.cacheHooks ? { hooks: options.cacheHooks } : {})
+  const baseRoles = await baseRoleSourceFor(config, options.cacheHooks ? { hooks: options.cacheHooks } : {})
   // Compile what is known now, so that the first review is as fast as the next ones.
   engine.normalize('{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}')
   for (const roleArn of Object.keys(config.baseRoles.source === 'static' ? config.baseRoles.static : {})) {

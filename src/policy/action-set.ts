@@ -53,25 +53,26 @@ export class ActionSet {
     return this.words.every((w) => w === 0)
   }
 
-  /** Ids in ascending order (the catalog's sorted order). */
-  *ids(): Generator<number> {
-    for (let i = 0; i < this.words.length; i++) {
+  /** Ids in ascending order (the catalog's sorted order); at most `limit` of them. */
+  ids(limit = Infinity): number[] {
+    const ids: number[] = []
+    for (let i = 0; i < this.words.length && ids.length < limit; i++) {
       let word = this.words[i]!
-      while (word !== 0) {
-        const bit = 31 - Math.clz32(word & -word)
-        yield i * 32 + bit
+      while (word !== 0 && ids.length < limit) {
+        ids.push(i * 32 + (31 - Math.clz32(word & -word)))
         word &= word - 1
       }
     }
+    return ids
   }
 
   count(): number {
     let total = 0
     for (let word of this.words) {
-      while (word !== 0) {
-        word &= word - 1
-        total++
-      }
+      // population count of a 32-bit word
+      word -= (word >>> 1) & 0x55555555
+      word = (word & 0x33333333) + ((word >>> 2) & 0x33333333)
+      total += (((word + (word >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
     }
     return total
   }

@@ -1,3 +1,4 @@
+import { thousands } from '../util/text.js'
 import type { Finding } from './findings.js'
 
 /** EKS's limit on a session policy, counted on the normalized form. */
@@ -15,8 +16,8 @@ export function sizeFindings(normalized: string): Finding[] {
     findings.push({
       code: 'POLICY_TOO_LARGE',
       message:
-        `the normalized session policy is ${normalized.length.toLocaleString('en-US')} characters; EKS accepts at most ` +
-        `${MAX_POLICY_CHARACTERS.toLocaleString('en-US')}: merge statements, use wildcards the base role covers, or split the workload`,
+        `the normalized session policy is ${thousands(normalized.length)} characters; EKS accepts at most ` +
+        `${thousands(MAX_POLICY_CHARACTERS)}: merge statements, use wildcards the base role covers, or split the workload`,
       details: { length: normalized.length, limit: MAX_POLICY_CHARACTERS },
     })
   }

@@ -3,6 +3,7 @@ import { statementActions } from './base-role.js'
 import type { ActionCatalog } from './catalog.js'
 import type { Finding } from './findings.js'
 import type { Policy } from './model.js'
+import { thousands } from '../util/text.js'
 
 const SHOWN_ACTIONS = 5
 
@@ -46,7 +47,7 @@ export function outsideActionsFinding(
 ): Finding | undefined {
   const outside = requested.clone().subtract(allowed)
   if (outside.isEmpty()) return undefined
-  const actions = [...outside.ids()].map((id) => catalog.name(id))
+  const actions = outside.ids().map((id) => catalog.name(id))
   const groups = groupByPattern(catalog, policy, outside)
   return {
     code: 'ACTION_OUTSIDE_BASE_ROLE',
@@ -65,9 +66,10 @@ function groupByPattern(catalog: ActionCatalog, policy: Policy, outside: ActionS
     set.subtract(attributed)
     if (set.isEmpty()) return
     attributed.unionWith(set)
-    const names = [...set.ids()].map((id) => catalog.name(id))
+    const count = set.count()
+    const names = set.ids(literal ? Infinity : SHOWN_ACTIONS + 1).map((id) => catalog.name(id))
     if (literal) literals.push(...names)
-    else groups.push(`${label} brings ${countWord(names.length, 'action')} the role lacks: ${truncatedList(names)}`)
+    else groups.push(`${label} brings ${countWord(count, 'action')} the role lacks: ${truncatedList(names, count)}`)
   }
   for (const statement of policy.statements) {
     if (statement.effect !== 'Allow') continue
@@ -92,11 +94,13 @@ function byLowerCase(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0
 }
 
-export function truncatedList(names: string[], shown = SHOWN_ACTIONS): string {
-  if (names.length <= shown + 1) return names.join(', ')
-  return `${names.slice(0, shown).join(', ')}, … and ${names.length - shown} more`
+/** The first names of a list and how many more there are; `total` when only the first are given. */
+export function truncatedList(names: string[], total = names.length, shown = SHOWN_ACTIONS): string {
+  if (total <= shown + 1) return names.join(', ')
+  return `${names.slice(0, shown).join(', ')}, … and ${thousands(total - shown)} more`
 }
 
 function countWord(n: number, word: string): string {
-  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`
+  return `${thousands(n)} ${word}${n === 1 ? '' : 's'}`
 }
+

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises'
 import { createSecureContext } from 'node:tls'
-import { generate } from 'selfsigned'
 
 export interface TlsMaterial {
   cert: string
@@ -32,6 +31,7 @@ export async function readTlsFiles(files: TlsFiles): Promise<TlsMaterial> {
 
 /** A self-signed development certificate for localhost, made at start when none is configured. */
 export async function developmentCertificate(): Promise<TlsMaterial> {
+  const { generate } = await import('selfsigned') // heavy (x509 libraries): only loaded when needed
   const notAfterDate = new Date(Date.now() + 365 * 24 * 3600 * 1000)
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',

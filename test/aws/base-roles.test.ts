@@ -21,7 +21,7 @@ function config(source: 'iam' | 'static', endpoint?: string): Pick<Config, 'regi
 }
 
 t.test('static: the roles written in the config', async (t) => {
-  const source = baseRoleSourceFor(config('static'))
+  const source = await baseRoleSourceFor(config('static'))
   t.type(source, StaticBaseRoles, 'a static source')
   t.strictSame(await source.get(roleArn), { roleArn, policies: [JSON.stringify(policy)] }, 'reads the config')
 })
@@ -38,7 +38,7 @@ t.test('iam: IAM at the configured endpoint, behind the cache', async (t) => {
   process.env.AWS_ACCESS_KEY_ID = 'testing'
   process.env.AWS_SECRET_ACCESS_KEY = 'testing'
   const events: string[] = []
-  const source = baseRoleSourceFor(config('iam', moto.endpoint), {
+  const source = await baseRoleSourceFor(config('iam', moto.endpoint), {
     hooks: { onHit: () => events.push('hit'), onMiss: () => events.push('miss') },
     now: () => 0,
   })
