@@ -103,6 +103,7 @@ t.test('the webhook container serves HTTPS with the mounted certificate and conf
     timeoutSeconds: 2,
     failureThreshold: 2,
   })
+  t.same(webhook.lifecycle, { preStop: { sleep: { seconds: 5 } } }, 'keeps answering while it leaves the endpoints')
   t.same(webhook.livenessProbe, {
     httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' },
     initialDelaySeconds: 5,
