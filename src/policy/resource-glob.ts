@@ -20,29 +20,30 @@ export function globIncludes(outer: string, inner: string): boolean {
 }
 
 /**
- * Dynamic programming over positions (i in a, j in b). In intersection mode both sides' stars may
- * absorb characters of the other; in inclusion mode only `a` (the outer pattern) may, and an inner
- * star must be met by an outer star.
+ * Dynamic programming over positions (i in a, j in b), filled from the ends backwards one row of `a`
+ * at a time: no recursion, so a resource of any length cannot overflow the stack. In intersection
+ * mode both sides' stars may absorb characters of the other; in inclusion mode only `a` (the outer
+ * pattern) may, and an inner star must be met by an outer star.
  */
 function solve(a: string, b: string, charsMeet: (x: string, y: string) => boolean, symmetric: boolean): boolean {
   if (a === '*') return true
-  const width = b.length + 1
-  const memo = new Uint8Array((a.length + 1) * width) // 0 unknown, 1 false, 2 true
-  const visit = (i: number, j: number): boolean => {
-    const slot = i * width + j
-    if (memo[slot] !== 0) return memo[slot] === 2
-    let result: boolean
-    if (i === a.length && j === b.length) result = true
-    else if (i < a.length && a[i] === '*') {
-      // outer star: matches nothing more, or absorbs one more character (or star) of b
-      result = visit(i + 1, j) || (j < b.length && visit(i, j + 1))
-    } else if (j < b.length && b[j] === '*') {
-      result = symmetric ? visit(i, j + 1) || (i < a.length && visit(i + 1, j)) : false
-    } else if (i < a.length && j < b.length) {
-      result = charsMeet(a[i] as string, b[j] as string) && visit(i + 1, j + 1)
-    } else result = false
-    memo[slot] = result ? 2 : 1
-    return result
+  let below = new Uint8Array(b.length + 1) // results at i + 1 (1 true, 0 false)
+  let row = new Uint8Array(b.length + 1) // results at i
+  for (let i = a.length; i >= 0; i--) {
+    for (let j = b.length; j >= 0; j--) {
+      let result: boolean
+      if (i === a.length && j === b.length) result = true
+      else if (i < a.length && a[i] === '*') {
+        // outer star: matches nothing more, or absorbs one more character (or star) of b
+        result = below[j] === 1 || (j < b.length && row[j + 1] === 1)
+      } else if (j < b.length && b[j] === '*') {
+        result = symmetric ? row[j + 1] === 1 || (i < a.length && below[j] === 1) : false
+      } else if (i < a.length && j < b.length) {
+        result = charsMeet(a[i] as string, b[j] as string) && below[j + 1] === 1
+      } else result = false
+      row[j] = result ? 1 : 0
+    }
+    ;[below, row] = [row, below]
   }
-  return visit(0, 0)
+  return below[0] === 1
 }
