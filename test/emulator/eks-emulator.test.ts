@@ -8,6 +8,7 @@ import {
   DescribeClusterCommand,
   DescribePodIdentityAssociationCommand,
   EKSClient,
+  TagResourceCommand,
   ListPodIdentityAssociationsCommand,
   paginateListPodIdentityAssociations,
   type PodIdentityAssociationSummary,
@@ -409,10 +410,11 @@ t.test('counts calls per operation', async (t) => {
     DeletePodIdentityAssociation: 1,
     ListPodIdentityAssociations: 1,
     DescribeCluster: 1,
+    TagResource: 0,
   }, 'one of each, failures included')
   t.equal(emulator.writeCalls(), 3, 'create, update and delete are writes')
   emulator.resetCalls()
-  t.same(Object.values(emulator.calls()), [0, 0, 0, 0, 0, 0], 'reset zeroes every count')
+  t.same(Object.values(emulator.calls()), [0, 0, 0, 0, 0, 0, 0], 'reset zeroes every count')
   t.equal(emulator.writeCalls(), 0, 'and the write count')
 })
 
@@ -555,4 +557,18 @@ t.test('the CLI entry serves the emulator and prints its endpoint', async (t) =>
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit')
   t.equal(code, 0, 'SIGTERM closes it cleanly')
+})
+
+t.test('TagResource merges tags into an association found by ARN', async (t) => {
+  const { eks, emulator } = await harness(t)
+  const created = await create(eks, 'shop', 'cart', { tags: { team: 'shop', tier: 'a' } })
+  await eks.send(new TagResourceCommand({ resourceArn: arnOf(created.associationId), tags: { tier: 'b', 'session-guard.dev/installation': 'x' } }))
+  const described = await eks.send(new DescribePodIdentityAssociationCommand({ clusterName: CLUSTER, associationId: created.associationId }))
+  t.same(described.association?.tags, { team: 'shop', tier: 'b', 'session-guard.dev/installation': 'x' })
+  t.same(await failure(eks.send(new TagResourceCommand({ resourceArn: arnOf('a-00000000000000000'), tags: { a: 'b' } }))),
+    { name: 'NotFoundException', message: `No resource found for ARN: ${arnOf('a-00000000000000000')}`, status: 404 })
+  t.same(await failure(eks.send(new TagResourceCommand({ resourceArn: arnOf(created.associationId), tags: {} }))),
+    { name: 'InvalidParameterException', message: 'tags must name at least one tag.', status: 400 })
+  t.equal(emulator.calls().TagResource, 3)
+  t.equal(emulator.writeCalls(), 4, 'the create and the tag calls are writes')
 })

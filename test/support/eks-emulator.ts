@@ -17,6 +17,7 @@ export type EksOperation =
   | 'DeletePodIdentityAssociation'
   | 'ListPodIdentityAssociations'
   | 'DescribeCluster'
+  | 'TagResource'
 
 const OPERATIONS: readonly EksOperation[] = [
   'CreatePodIdentityAssociation',
@@ -25,11 +26,13 @@ const OPERATIONS: readonly EksOperation[] = [
   'DeletePodIdentityAssociation',
   'ListPodIdentityAssociations',
   'DescribeCluster',
+  'TagResource',
 ]
 const WRITE_OPERATIONS: ReadonlySet<EksOperation> = new Set([
   'CreatePodIdentityAssociation',
   'UpdatePodIdentityAssociation',
   'DeletePodIdentityAssociation',
+  'TagResource',
 ])
 
 /** An association as EKS puts it on the wire (timestamps in epoch seconds). */
@@ -114,6 +117,7 @@ type ErrorType =
   | 'BadRequestException'
   | 'InvalidParameterException'
   | 'InvalidRequestException'
+  | 'NotFoundException'
   | 'ResourceInUseException'
   | 'ResourceNotFoundException'
   | 'ServerException'
@@ -124,6 +128,7 @@ const ERROR_STATUS: Record<ErrorType, number> = {
   BadRequestException: 400,
   InvalidParameterException: 400,
   InvalidRequestException: 400,
+  NotFoundException: 404,
   ResourceInUseException: 409,
   ResourceNotFoundException: 404,
   ServerException: 500,
@@ -268,6 +273,22 @@ class EksState {
     cluster.associations.delete(associationId)
     cluster.bySubject.delete(subjectKey(association))
     return copy(association)
+  }
+
+  /** TagResource on an association ARN: merges the tags (an existing key takes the new value). */
+  tag(resourceArn: string, body: Body): Body {
+    const tags = readTags(body)
+    if (Object.keys(tags).length === 0) throw new EksError('InvalidParameterException', 'tags must name at least one tag.')
+    for (const cluster of this.clusters.values()) {
+      for (const stored of cluster.associations.values()) {
+        if (stored.association.associationArn !== resourceArn) continue
+        const merged = { ...stored.association.tags, ...tags }
+        if (Object.keys(merged).length > 50) throw new EksError('InvalidParameterException', 'An association can have at most 50 tags.')
+        stored.association = { ...stored.association, tags: merged }
+        return {}
+      }
+    }
+    throw new EksError('NotFoundException', `No resource found for ARN: ${resourceArn}`)
   }
 
   list(clusterName: string, query: URLSearchParams): Body {
@@ -597,6 +618,10 @@ const ASSOCIATIONS = 'pod-identity-associations'
 
 function route(state: EksState, method: string, url: URL): Route | undefined {
   const segments = url.pathname.split('/').slice(1).map(decodeURIComponent)
+  if (segments[0] === 'tags' && segments.length === 2 && method === 'POST') {
+    const resourceArn = segments[1] ?? ''
+    return { operation: 'TagResource', handle: (body) => state.tag(resourceArn, body) }
+  }
   if (segments[0] !== 'clusters' || segments[1] === undefined || segments[1] === '') return undefined
   const cluster = segments[1]
   if (segments.length === 2 && method === 'GET') {

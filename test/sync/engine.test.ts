@@ -215,7 +215,7 @@ t.test('a create whose answers are all lost leaves one association, found owned 
   t.equal(emulator.associations().length, 1)
 })
 
-t.test('adopts an unmanaged association only with adoptExisting', { todo: 'the EKS emulator has no TagResource yet' }, async (t) => {
+t.test('adopts an unmanaged association only with adoptExisting', async (t) => {
   const { emulator, engine } = await setup(t, { adoptExisting: true })
   emulator.seedAssociation({ namespace: 'shop', serviceAccount: 'cart', roleArn: writerRole })
   const report = await engine.fullPass([guardedAccount('shop', 'cart')])
