@@ -20,6 +20,7 @@ import { pacedLoad } from './paced-load.mjs'
 import { median, round } from './stats.mjs'
 
 const READY_SAMPLES = 3
+const READY_JSON_SAMPLES = 2
 const READY_POLL_MS = 2
 const READY_LIMIT_MS = 20_000
 
@@ -44,10 +45,22 @@ export async function measureAdmission(log) {
     await writeFile(keyFile, tls.key, { mode: 0o600 })
     const configFile = join(work, 'config.yaml')
     await writeFile(configFile, toYaml(webhookConfig({ port: 8443 })))
+    const jsonDocumentsConfigFile = join(work, 'config-json-documents.yaml')
+    await writeFile(jsonDocumentsConfigFile, toYaml(webhookConfig({ port: 8443, documentsAsJson: true })))
     const ca = tls.cert
 
-    // Ready: several fresh starts; the last one stays up and takes the load.
+    // Ready: several fresh starts; the last one stays up and takes the load. First, starts with the
+    // same config but its policy document as a JSON string, to show what the YAML form costs.
+    const readyJsonSamples = []
+    const readyJsonCpu = []
+    for (let i = 0; i < READY_JSON_SAMPLES; i++) {
+      const started = await startWebhook({ configFile: jsonDocumentsConfigFile, certFile, keyFile, ca, logFile: join(work, `webhook-json-${i}.log`) })
+      readyJsonSamples.push(started.readyMs)
+      readyJsonCpu.push(started.readyCpuMs)
+      await stop(started.child)
+    }
     const readySamples = []
+    const readyCpu = []
     let webhook
     let rssAtReady
     for (let i = 0; i < READY_SAMPLES; i++) {
@@ -55,9 +68,12 @@ export async function measureAdmission(log) {
       webhook = await startWebhook({ configFile, certFile, keyFile, ca, logFile: join(work, `webhook-${i}.log`) })
       if (i === READY_SAMPLES - 1) rssAtReady = await memory(webhook.child.pid)
       readySamples.push(webhook.readyMs)
+      readyCpu.push(webhook.readyCpuMs)
     }
     children.push(webhook.child)
-    log(`ready: ${readySamples.map((ms) => round(ms)).join(', ')} ms from spawn to the first 200 on GET /readyz`)
+    log(`ready: ${readySamples.map((ms) => round(ms)).join(', ')} ms from spawn to the first 200 on GET /readyz, ` +
+      `using ${readyCpu.join(', ')} ms of CPU (with the policy document as a JSON string in the config: ` +
+      `${readyJsonSamples.map((ms) => round(ms)).join(', ')} ms, CPU ${readyJsonCpu.join(', ')} ms)`)
 
     const reviews = await checkAnswers(webhook.port, ca, log)
     const responseFile = join(work, 'validate-response.json')
@@ -141,6 +157,9 @@ export async function measureAdmission(log) {
       half_load_client_lag_p99_ms: half.schedule_lag_p99_ms,
       baseline_p99_ms_at_same_rate: halfBaseline.p99_ms,
       ready_samples_ms: readySamples.map((ms) => round(ms)),
+      ready_cpu_ms: median(readyCpu),
+      ready_ms_json_documents: round(median(readyJsonSamples)),
+      ready_cpu_ms_json_documents: median(readyJsonCpu),
       webhook_log_errors: webhookLog.errors,
       review_bytes: reviews.validateBody.length,
     }
@@ -177,7 +196,7 @@ async function startWebhook({ configFile, certFile, keyFile, ca, logFile }) {
       }
       await sleep(READY_POLL_MS)
     }
-    if (readyAt !== undefined) return { child, port, readyMs: readyAt - startedAt, logFile }
+    if (readyAt !== undefined) return { child, port, readyMs: readyAt - startedAt, readyCpuMs: await cpuMs(child.pid), logFile }
     await stop(child)
     if (!exited || attempt >= 3) throw new Error(`the webhook was not ready within ${READY_LIMIT_MS} ms (port ${port})`)
     // Exited early: most likely the port was taken between picking and binding; try another.

@@ -101,14 +101,19 @@ export function overreachingPolicyText() {
   return JSON.stringify(policy)
 }
 
-/** The webhook config: a static ReadOnlyAccess base role and guardrails, as a cluster admin writes it. */
-export function webhookConfig({ port }) {
+/**
+ * The webhook config: a static ReadOnlyAccess base role and guardrails, as a cluster admin writes it.
+ * The policy document is a YAML object (as in examples/config.yaml), or with `documentsAsJson` a JSON
+ * string (the other form the config accepts).
+ */
+export function webhookConfig({ port, documentsAsJson = false }) {
+  const readOnlyAccess = managedPolicy('ReadOnlyAccess')
   return {
     annotationPrefix: PREFIX,
     mode: 'enforce',
     clusterName: CLUSTER,
     region: REGION,
-    baseRoles: { source: 'static', static: { [READ_ONLY_ROLE]: { policies: [JSON.parse(managedPolicy('ReadOnlyAccess'))] } } },
+    baseRoles: { source: 'static', static: { [READ_ONLY_ROLE]: { policies: [documentsAsJson ? readOnlyAccess : JSON.parse(readOnlyAccess)] } } },
     guardrails: {
       allowedRoles: [
         { namespaces: ['team-*'], roles: [`arn:aws:iam::${ACCOUNT}:role/shared-*`] },
