@@ -5,5 +5,5 @@ import { pino, type Logger } from 'pino'
  * Policy bodies and credentials are never logged at info.
  */
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name, level, base: { component: name } })
+  return pino({ level, base: { component: name } }) // no pino `name`: log calls use `name` for the ServiceAccount
 }

@@ -43,7 +43,9 @@ export function mutate(request: AdmissionRequest, { config, engine }: ReviewDepe
   const object = judgedObject(request)
   const annotations = object?.metadata?.annotations ?? undefined
   const names = annotationNames(config.annotationPrefix)
-  if (!object || !annotations || !isGuarded(annotations, names)) return { response: { uid: request.uid, allowed: true }, outcome: SKIPPED }
+  // A normalized policy left behind when the inputs are removed is stale: it is removed too.
+  const relevant = annotations && (isGuarded(annotations, names) || names.normalizedPolicy in annotations)
+  if (!object || !annotations || !relevant) return { response: { uid: request.uid, allowed: true }, outcome: SKIPPED }
   const desired = { ...annotations }
   const sessionPolicy = annotations[names.sessionPolicy]
   if (sessionPolicy === undefined) delete desired[names.normalizedPolicy]

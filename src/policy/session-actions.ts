@@ -53,7 +53,7 @@ export function outsideActionsFinding(
     code: 'ACTION_OUTSIDE_BASE_ROLE',
     message:
       `the session policy allows ${countWord(actions.length, 'action')} the base role does not: ${groups.join('; ')}. ` +
-      'A session policy can only narrow the role: remove them, or use a role that allows them',
+      `A session policy can only narrow the role: remove ${actions.length === 1 ? 'it, or use a role that allows it' : 'them, or use a role that allows them'}`,
     actions,
   }
 }

@@ -40,7 +40,7 @@ t.test('lists every violation at once, each naming its annotation', async (t) =>
   t.same(judgment.violations.map((v) => [v.code, v.message]), [
     ['SESSION_TAGS_ENABLED', 'session-guard.dev/disable-session-tags must be "true" when session-guard.dev/session-policy is set (it is "false"): EKS refuses a session policy while session tags are enabled'],
     ['UNKNOWN_ACTION', 'session-guard.dev/session-policy: "s3:GetObjekt" matches no IAM action: check the spelling against the service\'s actions'],
-    ['ACTION_OUTSIDE_BASE_ROLE', 'session-guard.dev/session-policy: the session policy allows 1 action the base role does not: ec2:RunInstances is not in the role. A session policy can only narrow the role: remove them, or use a role that allows them'],
+    ['ACTION_OUTSIDE_BASE_ROLE', 'session-guard.dev/session-policy: the session policy allows 1 action the base role does not: ec2:RunInstances is not in the role. A session policy can only narrow the role: remove it, or use a role that allows it'],
     ['NORMALIZED_POLICY_MISMATCH', 'session-guard.dev/normalized-policy is not the normalization of session-guard.dev/session-policy: remove it and the mutating webhook writes the right value'],
   ])
 })

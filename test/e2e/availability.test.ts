@@ -160,7 +160,7 @@ t.test('scenario 6: with failurePolicy Ignore a guarded ServiceAccount gets in u
   t.same(events, [
     'Warning Rejected The session-guard annotations fail the admission checks, so they are not applied to EKS and any existing association is left as it is. ' +
       `ACTION_OUTSIDE_BASE_ROLE: ${prefix}/session-policy: the session policy allows 1 action the base role does not: s3:DeleteBucket is not in the role. ` +
-      'A session policy can only narrow the role: remove them, or use a role that allows them',
+      'A session policy can only narrow the role: remove it, or use a role that allows it',
   ], 'the sync refuses it with a Warning event')
   t.equal(associationNames().includes('shop/cleaner'), false, 'no association was made for it')
 

@@ -8,13 +8,13 @@ import { guardedAccount, judgeFromAnnotations, ownTags, readerRole, stateOf, tes
 
 const logger = pino({ level: 'silent' })
 
-t.test('converges through 20% server errors, throttling and lost answers: no duplicate, no orphan', async (t) => {
+t.test('500 accounts converge through 20% server errors, throttling, latency and lost answers: no duplicate, no orphan', async (t) => {
   const emulator = await startEksEmulator()
   t.teardown(() => emulator.close())
   // Two attempts only: many failures get past the SDK, so the per-account backoff and later passes must finish the job.
   const eksClient = createEksClient({ ...emulator.clientConfig(), maxAttempts: 2 })
   t.teardown(() => eksClient.destroy())
-  const accounts = Array.from({ length: 200 }, (_, i) => guardedAccount(`team-${i % 10}`, `app-${i}`))
+  const accounts = Array.from({ length: 500 }, (_, i) => guardedAccount(`team-${i % 10}`, `app-${i}`))
   for (let i = 0; i < 20; i++) {
     emulator.seedAssociation({ namespace: `team-${i % 10}`, serviceAccount: `app-${i}`, roleArn: writerRole, tags: ownTags() })
     emulator.seedAssociation({ namespace: 'gone', serviceAccount: `orphan-${i}`, roleArn: readerRole, tags: ownTags() })
@@ -24,7 +24,7 @@ t.test('converges through 20% server errors, throttling and lost answers: no dup
   emulator.seedAssociation({ namespace: 'team-0', serviceAccount: 'manual', roleArn: readerRole, tags: { team: 'zero' } })
   const untouched = stateOf(emulator.associations().filter((a) => a.ownerArn || a.serviceAccount === 'manual'))
 
-  emulator.setFaults({ serverErrorRate: 0.2, throttleRate: 0.05, lostResponseRate: 0.1, seed: 42 })
+  emulator.setFaults({ serverErrorRate: 0.2, throttleRate: 0.05, lostResponseRate: 0.1, latencyMs: 3, seed: 42 })
   const engine = createSyncEngine({
     config: testConfig({ concurrency: 16 }),
     judge: judgeFromAnnotations,
@@ -59,5 +59,5 @@ t.test('converges through 20% server errors, throttling and lost answers: no dup
   emulator.resetCalls()
   const last = await engine.fullPass(accounts)
   t.equal(emulator.writeCalls(), 0, 'a pass after convergence writes nothing')
-  t.equal(last.results.unchanged, 200)
+  t.equal(last.results.unchanged, 500)
 })
