@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load.js'
 import { createLogger } from '../log.js'
 import { createRuntime } from '../runtime.js'
 import { runSync } from '../sync/index.js'
+import { stopOnSignal } from './shutdown.js'
 import { UsageError } from './usage.js'
 
 /** `session-guard sync --config FILE`: runs until SIGTERM/SIGINT, then releases the Lease and exits. */
@@ -17,12 +18,7 @@ export async function runSyncCommand(argv: string[]): Promise<undefined> {
   const runtime = await createRuntime(config)
   const sidecar = await runSync({ config, judge: runtime.judge, logger, kubeConfig: kubernetesClientConfig() })
   logger.info({ port: sidecar.port, cluster: config.clusterName, region: config.region }, 'session-guard sync started')
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'stopping: finishing running calls and releasing the Lease')
-    sidecar.stop().then(() => logger.info('stopped'), (error: Error) => logger.error({ err: error }, 'stop failed'))
-  }
-  process.once('SIGTERM', shutdown)
-  process.once('SIGINT', shutdown)
+  stopOnSignal(logger, 'stopping: finishing running calls and releasing the Lease', () => sidecar.stop())
   return undefined
 }
 

@@ -6,6 +6,7 @@ import { createRuntime } from '../runtime.js'
 import { WebhookMetrics } from '../server/metrics.js'
 import { startWebhookServer } from '../server/server.js'
 import { developmentCertificate, readTlsFiles, type TlsFiles } from '../server/tls.js'
+import { stopOnSignal } from './shutdown.js'
 import { UsageError } from './usage.js'
 
 interface WebhookArgs {
@@ -64,11 +65,6 @@ export async function runWebhook(argv: string[]): Promise<undefined> {
     tls: tlsFiles ? 'files' : 'development self-signed', startMs: Math.round(performance.now() - startedAt),
   }, 'session-guard webhook ready')
 
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'draining in-flight reviews, then stopping')
-    server.close().then(() => logger.info('stopped'), (error: Error) => logger.error({ err: error }, 'close failed'))
-  }
-  process.once('SIGTERM', shutdown)
-  process.once('SIGINT', shutdown)
+  stopOnSignal(logger, 'draining in-flight reviews, then stopping', () => server.close())
   return undefined
 }
