@@ -7,7 +7,7 @@
  *   sync_converge_s          start of the first pass → end of the pass after which every association
  *                            is verified correct in the emulator (roleArn, policy, disableSessionTags,
  *                            ownership tags; no extra association)
- *   sync_second_pass_writes  create/update/delete calls the emulator receives during an immediate
+ *   sync_second_pass_writes  write calls (create, update, delete, tag) the emulator receives in an immediate
  *                            second full pass of the same engine
  *   sync_restart_pass_writes the same for a pass of a new engine (a restarted sidecar: empty caches)
  *
