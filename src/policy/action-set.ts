@@ -50,7 +50,17 @@ export class ActionSet {
   }
 
   isEmpty(): boolean {
-    return this.words.every((w) => w === 0)
+    const words = this.words
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false
+    return true
+  }
+
+  /** Whether the two sets share an action (no set is built). */
+  intersects(other: ActionSet): boolean {
+    const a = this.words
+    const b = other.words
+    for (let i = 0; i < a.length; i++) if ((a[i]! & b[i]!) !== 0) return true
+    return false
   }
 
   /** Ids in ascending order (the catalog's sorted order); at most `limit` of them. */

@@ -22,6 +22,10 @@ export interface CheckOptions {
 }
 
 const COMPILED_ROLES_KEPT = 256
+/** Judgments kept: a cluster re-applies the same few policies (GitOps syncs, dry runs, retries). */
+const CHECKS_KEPT = 2000
+/** A judgment listing more outside actions than this (a `*` policy) is cheaper to redo than to keep. */
+const CACHED_ACTIONS_MAX = 2000
 
 /**
  * The policy engine: compiles base roles (cached by content, least recently used dropped first) and
@@ -31,8 +35,13 @@ export class PolicyEngine {
   private readonly compiled = new Map<string, CompiledBaseRole>()
   /** Base-role sources hand out one object per role version: most lookups skip hashing. */
   private readonly byDocuments = new WeakMap<object, CompiledBaseRole>()
+  private readonly checks = new Map<string, PolicyCheck>()
+  private readonly checksKept: number
 
-  constructor(readonly catalog: ActionCatalog) {}
+  /** `checksKept`: how many judgments to remember (0: judge every time, as the engine benchmark does). */
+  constructor(readonly catalog: ActionCatalog, options: { checksKept?: number } = {}) {
+    this.checksKept = options.checksKept ?? CHECKS_KEPT
+  }
 
   /** The compiled form of a base role; throws BasePolicyError when a document is not a policy. */
   baseRole(input: BaseRoleInput): CompiledBaseRole {
@@ -63,6 +72,23 @@ export class PolicyEngine {
    * wrong, not allowed, or unreadable) only what needs none is judged: grammar, size, unknown actions.
    */
   check(sessionPolicyText: string, baseRole: CompiledBaseRole | undefined, options: CheckOptions = {}): PolicyCheck {
+    const key = `${baseRole?.key ?? '-'}\u0000${options.sessionTagsDisabled ?? true}\u0000${sessionPolicyText}`
+    const cached = this.checks.get(key)
+    if (cached) {
+      this.checks.delete(key) // re-insert: most recently used last
+      this.checks.set(key, cached)
+      return cached
+    }
+    const result = deepFreeze(this.checkUncached(sessionPolicyText, baseRole, options))
+    const size = result.violations.reduce((n, v) => n + (v.actions?.length ?? 0), 0)
+    if (this.checksKept > 0 && size <= CACHED_ACTIONS_MAX) {
+      if (this.checks.size >= this.checksKept) this.checks.delete(this.checks.keys().next().value as string)
+      this.checks.set(key, result)
+    }
+    return result
+  }
+
+  private checkUncached(sessionPolicyText: string, baseRole: CompiledBaseRole | undefined, options: CheckOptions): PolicyCheck {
     const parsed = parsePolicy(sessionPolicyText)
     if (!parsed.ok) {
       const violations: Finding[] = [{
@@ -95,4 +121,13 @@ export class PolicyEngine {
     const parsed = parsePolicy(sessionPolicyText)
     return parsed.ok ? normalizePolicy(parsed.policy) : null
   }
+}
+
+/** Judgments are shared between callers (cached): none may change one. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
 }

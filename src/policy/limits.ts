@@ -9,6 +9,8 @@ function isAllowedCharacter(code: number): boolean {
   return (code >= 0x20 && code <= 0xff) || code === 0x09 || code === 0x0a || code === 0x0d
 }
 
+const OUTSIDE_CHARACTER_SET = /[^\t\n\r\u0020-\u00ff]/
+
 /** POLICY_TOO_LARGE findings for a normalized policy: its length and its character set. */
 export function sizeFindings(normalized: string): Finding[] {
   const findings: Finding[] = []
@@ -21,7 +23,7 @@ export function sizeFindings(normalized: string): Finding[] {
       details: { length: normalized.length, limit: MAX_POLICY_CHARACTERS },
     })
   }
-  const outside = [...normalized].filter((c) => !isAllowedCharacter(c.codePointAt(0) as number))
+  const outside = OUTSIDE_CHARACTER_SET.test(normalized) ? [...normalized].filter((c) => !isAllowedCharacter(c.codePointAt(0) as number)) : []
   if (outside.length > 0) {
     const unique = [...new Set(outside)]
     const shown = unique.slice(0, 5).map(describeCharacter).join(', ')

@@ -33,8 +33,7 @@ export function resourceWarnings(catalog: ActionCatalog, policy: Policy, baseRol
 
 function coveredForSomeAction(resource: string, actions: ActionSet, baseStatements: CompiledStatement[]): boolean {
   for (const base of baseStatements) {
-    if (!covers(base, resource)) continue
-    if (!base.actions.clone().intersectWith(actions).isEmpty()) return true
+    if (base.actions.intersects(actions) && covers(base, resource)) return true
   }
   return false
 }

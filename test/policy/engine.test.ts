@@ -166,3 +166,16 @@ t.test('compiled base roles are reused by content', async (t) => {
   t.equal(engine.baseRole({ policies: [text] }), engine.baseRole({ policies: [text] }))
   t.not(engine.baseRole({ policies: [text] }), engine.baseRole({ policies: [text], permissionsBoundary: managedPolicy('AdministratorAccess') }))
 })
+
+t.test('remembers judgments by base role, tag setting and text; they cannot be changed', async (t) => {
+  const text = policy(allow(['s3:GetObject', 's3:PutObject']))
+  const first = engine.check(text, readOnly)
+  t.equal(engine.check(text, readOnly), first, 'the same judgment again')
+  t.not(engine.check(text, readOnly, { sessionTagsDisabled: false }), first, 'another tag setting is another judgment')
+  t.not(engine.check(text, powerUser), first, 'another base role is another judgment')
+  t.ok(Object.isFrozen(first) && Object.isFrozen(first.violations[0]?.actions), 'frozen all the way down')
+  const forgetful = new PolicyEngine(await testCatalog(), { checksKept: 0 })
+  const role = forgetful.baseRole({ policies: [managedPolicy('ReadOnlyAccess')] })
+  t.not(forgetful.check(text, role), forgetful.check(text, role), 'checksKept 0 judges every time')
+  t.same(forgetful.check(text, role), first, 'to the same result')
+})
