@@ -26,6 +26,13 @@ const COMPILED_ROLES_KEPT = 256
 const CHECKS_KEPT = 2000
 /** A judgment listing more outside actions than this (a `*` policy) is cheaper to redo than to keep. */
 const CACHED_ACTIONS_MAX = 2000
+/**
+ * Characters kept in judgments (each weighs its key, which holds the whole policy text, plus its JSON),
+ * and the most one may weigh: a policy text can be nearly as large as the request body limit, and
+ * 2,000 distinct large ones must not pile up in memory.
+ */
+const CHECK_CHARS_KEPT = 16 * 2 ** 20
+const CHECK_CHARS_MAX = 64 * 2 ** 10
 
 /**
  * The policy engine: compiles base roles (cached by content, least recently used dropped first) and
@@ -35,8 +42,9 @@ export class PolicyEngine {
   private readonly compiled = new Map<string, CompiledBaseRole>()
   /** Base-role sources hand out one object per role version: most lookups skip hashing. */
   private readonly byDocuments = new WeakMap<object, CompiledBaseRole>()
-  private readonly checks = new Map<string, PolicyCheck>()
+  private readonly checks = new Map<string, { check: PolicyCheck; chars: number }>()
   private readonly checksKept: number
+  private checkChars = 0
 
   /** `checksKept`: how many judgments to remember (0: judge every time, as the engine benchmark does). */
   constructor(readonly catalog: ActionCatalog, options: { checksKept?: number } = {}) {
@@ -77,15 +85,25 @@ export class PolicyEngine {
     if (cached) {
       this.checks.delete(key) // re-insert: most recently used last
       this.checks.set(key, cached)
-      return cached
+      return cached.check
     }
     const result = deepFreeze(this.checkUncached(sessionPolicyText, baseRole, options))
-    const size = result.violations.reduce((n, v) => n + (v.actions?.length ?? 0), 0)
-    if (this.checksKept > 0 && size <= CACHED_ACTIONS_MAX) {
-      if (this.checks.size >= this.checksKept) this.checks.delete(this.checks.keys().next().value as string)
-      this.checks.set(key, result)
-    }
+    this.remember(key, result)
     return result
+  }
+
+  private remember(key: string, check: PolicyCheck): void {
+    const size = check.violations.reduce((n, v) => n + (v.actions?.length ?? 0), 0)
+    if (this.checksKept === 0 || size > CACHED_ACTIONS_MAX || key.length > CHECK_CHARS_MAX) return
+    const chars = key.length + JSON.stringify(check).length
+    if (chars > CHECK_CHARS_MAX) return
+    while (this.checks.size > 0 && (this.checks.size >= this.checksKept || this.checkChars + chars > CHECK_CHARS_KEPT)) {
+      const [oldest, entry] = this.checks.entries().next().value as [string, { chars: number }]
+      this.checks.delete(oldest)
+      this.checkChars -= entry.chars
+    }
+    this.checks.set(key, { check, chars })
+    this.checkChars += chars
   }
 
   private checkUncached(sessionPolicyText: string, baseRole: CompiledBaseRole | undefined, options: CheckOptions): PolicyCheck {

@@ -179,3 +179,15 @@ t.test('remembers judgments by base role, tag setting and text; they cannot be c
   t.not(forgetful.check(text, role), forgetful.check(text, role), 'checksKept 0 judges every time')
   t.same(forgetful.check(text, role), first, 'to the same result')
 })
+
+t.test('remembers judgments up to a weight: distinct large policies do not pile up', async (t) => {
+  const local = new PolicyEngine(await testCatalog())
+  const sized = (i: number, chars: number) => policy(allow('s3:GetObject', `arn:aws:s3:::b/${i}/${'x'.repeat(chars)}`))
+  const huge = sized(0, 400_000)
+  t.not(local.check(huge, readOnly), local.check(huge, readOnly), 'a judgment heavier than 64 Ki characters is redone')
+  const first = sized(0, 25_000)
+  const remembered = local.check(first, readOnly)
+  t.equal(local.check(first, readOnly), remembered, 'a 25,000-character policy is remembered')
+  for (let i = 1; i <= 400; i++) local.check(sized(i, 25_000), readOnly)
+  t.not(local.check(first, readOnly), remembered, '400 more of them (fewer than 2,000, but over 16 Mi characters) push it out')
+})
