@@ -22,7 +22,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { CreateRoleCommand, PutRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam'
 import selfsigned from 'selfsigned'
 import { parse, stringify } from 'yaml'
@@ -31,6 +30,7 @@ import { startControlPlane, type CommandResult, type ControlPlane } from './cont
 import { startEksEmulator, type EksEmulator } from './eks-emulator.js'
 import { chartDir, releaseName, releaseNamespace, runHelm, withValues } from './helm.js'
 import { iamClientFor, startMoto, type Moto } from './moto.js'
+import { until } from './until.js'
 
 export const clusterName = 'e2e'
 export const region = 'eu-west-1'
@@ -108,18 +108,7 @@ export function namespaceObject(name: string): object {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }
 }
 
-type Falsy = undefined | null | false | '' | 0
-
-/** Polls `probe` until it returns something truthy; fails with `what` after the deadline. */
-export async function until<T>(probe: () => T | Falsy | Promise<T | Falsy>, what: string, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(everyMs)
-  }
-}
+export { until }
 
 export async function freePort(): Promise<number> {
   const server = createServer()

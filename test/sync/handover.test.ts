@@ -6,6 +6,7 @@ import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-nod
 import { startControlPlane } from '../support/control-plane.js'
 import { startEksEmulator } from '../support/eks-emulator.js'
 import { policyFor, prefix, readerRole, stateOf } from './harness.js'
+import { until } from '../support/until.js'
 
 const child = fileURLToPath(new URL('./sidecar-child.ts', import.meta.url))
 
@@ -47,16 +48,6 @@ async function startSidecar(identity: string): Promise<Sidecar> {
   return { process: proc, lines, port: Number(portLine.slice(5)), exited }
 }
 
-type Falsy = undefined | null | false | '' | 0
-async function until<T>(probe: () => T | Falsy | Promise<T | Falsy>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** EKS write calls this sidecar made, from its own metrics. */
 async function writesOf(sidecar: Sidecar): Promise<number> {

@@ -8,6 +8,7 @@ import { runSync } from '../../src/sync/run.js'
 import { startControlPlane } from '../support/control-plane.js'
 import { startEksEmulator } from '../support/eks-emulator.js'
 import { judgeFromAnnotations, policyFor, prefix, readerRole, stateOf, testConfig, writerRole } from './harness.js'
+import { until } from '../support/until.js'
 
 const plane = await startControlPlane()
 t.teardown(() => plane.stop())
@@ -18,16 +19,6 @@ kubeConfig.loadFromFile(plane.kubeconfigPath)
 const core = kubeConfig.makeApiClient(CoreV1Api)
 for (const name of ['shop', 'session-guard']) await core.createNamespace({ body: { metadata: { name } } })
 
-type Falsy = undefined | null | false | '' | 0
-async function until<T>(probe: () => T | Falsy | Promise<T | Falsy>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 function guardAnnotations(role: string, bucket: string): Record<string, string> {
   return {
