@@ -47,7 +47,9 @@ await kubectl(['create', 'namespace', 'team-b'])
 
 t.test('every option set passes the API server validation (server-side dry run, strict fields)', async (t) => {
   for (const file of ['helm-tls-values.yaml', 'cert-manager-values.yaml', 'existing-secret-values.yaml', 'url-mode-values.yaml', 'hardened-values.yaml']) {
-    const rendered = await runHelm(['template', releaseName, chartDir, '--namespace', releaseNamespace, '--values', `${chartDir}/ci/${file}`])
+    // A release name of its own: the real install below runs at the same time, and a dry run of the
+    // same objects would race it into AlreadyExists.
+    const rendered = await runHelm(['template', `dry-${releaseName}`, chartDir, '--namespace', releaseNamespace, '--values', `${chartDir}/ci/${file}`])
     t.equal(rendered.code, 0, rendered.stderr)
     const objects = withoutCustomResources(parseManifests(rendered.stdout))
     const result = await plane.kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', '-'], { input: toManifest(objects) })
