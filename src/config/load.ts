@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { readUserFile, UnreadableInputError } from '../io/files.js'
-import { parsePolicy, describeProblem } from '../policy/parse.js'
+import { checkGrammar, parsePolicy, describeProblem } from '../policy/parse.js'
 import { configSchema } from './schema.js'
 import type { Config, PolicyDocumentInput } from './types.js'
 
@@ -13,7 +13,8 @@ export class ConfigError extends UnreadableInputError {
   }
 }
 
-const validate = new Ajv({ allErrors: true, verbose: true, useDefaults: true, strict: false, allowUnionTypes: true }).compile(configSchema)
+// validateSchema off: the schema is ours and tested, so the meta-schema need not be compiled at start.
+const validate = new Ajv({ allErrors: true, verbose: true, useDefaults: true, strict: false, allowUnionTypes: true, validateSchema: false }).compile(configSchema)
 
 /** Reads, validates and completes the configuration file; throws ConfigError naming every wrong key. */
 export async function loadConfig(path: string): Promise<Config> {
@@ -41,7 +42,7 @@ export function parseConfig(text: string, source: string): Config {
 function staticPolicyProblems(config: Config): string[] {
   const problems: string[] = []
   const check = (document: PolicyDocumentInput, where: string) => {
-    const parsed = parsePolicy(typeof document === 'string' ? document : JSON.stringify(document))
+    const parsed = typeof document === 'string' ? parsePolicy(document) : checkGrammar(document)
     if (!parsed.ok) problems.push(`${where} is not a valid policy: ${parsed.problems.map(describeProblem).join(', ')}`)
   }
   for (const [arn, role] of Object.entries(config.baseRoles.static)) {

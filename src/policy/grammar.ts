@@ -84,7 +84,7 @@ const policySchema = {
 let validator: ValidateFunction | undefined
 
 function compiled(): ValidateFunction {
-  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile(policySchema)
+  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, validateSchema: false }).compile(policySchema)
   return validator
 }
 

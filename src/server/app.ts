@@ -53,7 +53,7 @@ const admissionReviewBody = {
 
 // Fastify's default validator coerces types (42 → "42", null → "", ["x"] → "x"): a non-string annotation
 // or uid would be judged, or echoed, as a string it never was. A review is checked as sent.
-const reviewValidator = new Ajv({ coerceTypes: false, allErrors: false, allowUnionTypes: true }).compile(admissionReviewBody)
+const reviewValidator = new Ajv({ coerceTypes: false, allErrors: false, allowUnionTypes: true, validateSchema: false }).compile(admissionReviewBody)
 
 /**
  * The admission routes. A handler reads, calls one function and replies: every decision is an
