@@ -74,11 +74,11 @@ export async function validate(request: AdmissionRequest, deps: ReviewDependenci
   }
   const judgment = await deps.judge(serviceAccount)
   if (!judgment.guarded) return { response: { uid: request.uid, allowed: true }, outcome: SKIPPED }
-  return { response: responseFor(request.uid, serviceAccount, judgment, deps.config.mode), outcome: outcomeOf(judgment, deps.config.mode) }
+  const outcome = outcomeOf(judgment, deps.config.mode)
+  return { response: responseFor(request.uid, serviceAccount, judgment, outcome, deps.config.mode), outcome }
 }
 
-function responseFor(uid: string, sa: ServiceAccountRef, judgment: Judgment, mode: 'enforce' | 'warn'): AdmissionResponse {
-  const codes = judgment.violations.map((v) => v.code)
+function responseFor(uid: string, sa: ServiceAccountRef, judgment: Judgment, outcome: ReviewOutcome, mode: 'enforce' | 'warn'): AdmissionResponse {
   const warnings = [
     ...(mode === 'warn' ? warningTexts(judgment.violations, 'would deny: ') : []),
     ...warningTexts(judgment.warnings),
@@ -86,8 +86,8 @@ function responseFor(uid: string, sa: ServiceAccountRef, judgment: Judgment, mod
   const response: AdmissionResponse = { uid, allowed: judgment.allowed }
   if (warnings.length > 0) response.warnings = warnings
   response.auditAnnotations = {
-    decision: judgment.violations.length === 0 ? 'admitted' : judgment.allowed ? 'warned' : 'denied',
-    ...(codes.length > 0 ? { violations: [...new Set(codes)].join(',') } : {}),
+    decision: outcome.decision,
+    ...(outcome.codes.length > 0 ? { violations: outcome.codes.join(',') } : {}),
   }
   if (!judgment.allowed) {
     response.status = { code: 403, reason: 'Forbidden', message: denialMessage(sa, judgment.violations) }
